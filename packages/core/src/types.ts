@@ -1,0 +1,166 @@
+/**
+ * The domain model every package speaks. Plain data: no classes, no I/O.
+ * Names here are part of the operator-facing contract (`AgentStatus` is served as JSON);
+ * later issues extend these types, they do not rename fields.
+ */
+
+export type IpFamily = 4 | 6
+export type L4Protocol = 'tcp' | 'udp'
+
+/** A Node as the agent needs it, distilled from core/v1 Node. */
+export interface NodeInfo {
+  readonly name: string
+  /** `spec.podCIDRs` (or `[spec.podCIDR]`), as written on the Node; validated by routing. */
+  readonly podCIDRs: readonly string[]
+  readonly addresses: readonly NodeAddress[]
+  readonly labels: Readonly<Record<string, string>>
+  readonly annotations: Readonly<Record<string, string>>
+}
+
+export interface NodeAddress {
+  /** `InternalIP`, `ExternalIP`, `Hostname`, ... as in `status.addresses[].type`. */
+  readonly type: string
+  readonly address: string
+}
+
+export interface ServicePortInfo {
+  readonly name: string
+  readonly port: number
+  readonly protocol: L4Protocol
+}
+
+/** A Service as the agent needs it, distilled from core/v1 Service. */
+export interface ServiceInfo {
+  readonly namespace: string
+  readonly name: string
+  /** Empty for headless Services (`clusterIP: None`). */
+  readonly clusterIPs: readonly string[]
+  readonly ports: readonly ServicePortInfo[]
+  readonly sessionAffinity: 'None' | 'ClientIP'
+  /** `sessionAffinityConfig.clientIP.timeoutSeconds`; Kubernetes' default is 10800. */
+  readonly affinityTimeoutSeconds: number
+}
+
+/** One endpoint address of a Service, from discovery.k8s.io/v1 EndpointSlices. */
+export interface EndpointInfo {
+  readonly address: string
+  readonly nodeName?: string
+  readonly ready: boolean
+  readonly zone?: string
+  /** `hints.forZones[].name`, when topology-aware routing set them. */
+  readonly hintZones?: readonly string[]
+  /** Port name -> target port and protocol, from the slice's `ports`. */
+  readonly ports: readonly ServicePortInfo[]
+}
+
+/** What the cluster looks like, as the informers last saw it. */
+export interface ClusterView {
+  readonly nodes: ReadonlyMap<string, NodeInfo>
+  /** Keyed by `namespace/name`. */
+  readonly services: ReadonlyMap<string, ServiceInfo>
+  /** Keyed by `namespace/name` of the owning Service. */
+  readonly endpoints: ReadonlyMap<string, readonly EndpointInfo[]>
+}
+
+export type RouteClass = 'local' | 'lan' | 'mesh' | 'conflict'
+
+/** Where a pod CIDR goes from this node, and why. */
+export interface RouteEntry {
+  readonly cidr: string
+  readonly family: IpFamily
+  readonly class: RouteClass
+  /** The node that owns the CIDR (for a conflict, the first of the nodes that claim it). */
+  readonly node: string
+  /** Why this class: e.g. "same LAN: handshake on 192.168.1.11 proved peer 12D3..." or the conflict. */
+  readonly reason: string
+}
+
+export type EndpointClass = 'local' | 'lan' | 'mesh'
+
+export interface ServiceEndpoint {
+  readonly ip: string
+  readonly port: number
+  readonly node: string | null
+  readonly class: EndpointClass
+  readonly zone?: string
+  readonly hintZones?: readonly string[]
+}
+
+/** One ClusterIP:port/protocol and where its traffic may go. */
+export interface ServiceEntry {
+  /** `namespace/name`. */
+  readonly service: string
+  readonly portName: string
+  readonly clusterIP: string
+  readonly port: number
+  readonly protocol: L4Protocol
+  readonly endpoints: readonly ServiceEndpoint[]
+  readonly sessionAffinity: 'None' | 'ClientIP'
+  readonly affinityTimeoutSeconds: number
+  /** True when any ready endpoint is off this node's LAN: the dataplane captures it. */
+  readonly offLan: boolean
+}
+
+export type ConflictKind =
+  | 'overlapping-pod-cidr'
+  | 'missing-pod-cidr'
+  | 'invalid-pod-cidr'
+  | 'duplicate-peer-id'
+  | 'invalid-annotation'
+
+export interface Conflict {
+  readonly kind: ConflictKind
+  readonly nodes: readonly string[]
+  readonly cidr?: string
+  readonly peerId?: string
+  readonly reason: string
+}
+
+export interface RoutingTable {
+  readonly routes: readonly RouteEntry[]
+  readonly services: readonly ServiceEntry[]
+  readonly conflicts: readonly Conflict[]
+}
+
+export type PathKind = 'lan' | 'direct' | 'punched' | 'relay' | 'none'
+
+/** One peer as the operator sees it (`podlink peers`). */
+export interface PeerStatus {
+  readonly node: string
+  readonly peerId: string
+  /** True when this peer shares the node's LAN (flannel carries its pods' traffic). */
+  readonly lan: boolean
+  readonly path: PathKind
+  /** The relay's node name when `path` is `relay`. */
+  readonly relay: string | null
+  readonly rttMs: number | null
+  readonly addrs: readonly string[]
+  readonly txBytes: number
+  readonly rxBytes: number
+  readonly flows: number
+  /** ISO time the current path was taken. */
+  readonly since: string | null
+  /** Why the path is not better (for anything but `direct` and `lan`), or why the last upgrade failed. */
+  readonly reason: string | null
+}
+
+export interface ViewStatus {
+  readonly synced: boolean
+  /** True when the view comes from the on-disk cache because the API is unreachable. */
+  readonly stale: boolean
+  readonly resourceVersions: Readonly<Record<string, string>>
+  readonly lastSyncAt: string | null
+}
+
+/** Everything the agent knows, in one object: the status API serves it, the CLI renders it. */
+export interface AgentStatus {
+  readonly node: string
+  readonly peerId: string | null
+  readonly version: string
+  readonly startedAt: string
+  readonly view: ViewStatus
+  readonly routes: readonly RouteEntry[]
+  readonly services: readonly ServiceEntry[]
+  readonly conflicts: readonly Conflict[]
+  readonly peers: readonly PeerStatus[]
+}
