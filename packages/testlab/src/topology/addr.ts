@@ -101,6 +101,6 @@ export function cidrHost(c: Cidr, offset: number): string {
 
 export function isNetworkOrBroadcast(c: Cidr, ip: string): boolean {
   const a = parseIp(ip)
-  if (!a || a.family !== 4 || c.prefix >= 31) return false
+  if (a?.family !== 4 || c.prefix >= 31) return false
   return a.value === c.base || a.value === c.base + cidrSize(c) - 1n
 }
