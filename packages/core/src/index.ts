@@ -1,4 +1,5 @@
 export * from './errors.ts'
+export * from './net/index.ts'
 export * from './runtime.ts'
 export * from './runtime-check.ts'
 export type * from './types.ts'

@@ -1,0 +1,3 @@
+export * from './cidr.ts'
+export * from './cidr-table.ts'
+export * from './ip-address.ts'
