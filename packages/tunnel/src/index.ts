@@ -1,1 +1,31 @@
-export {}
+export { checkExit, type ExitDestination, type ExitPolicy, endpointKey } from './flow/check-exit.ts'
+export {
+  createDatagramDecoder,
+  type DatagramDecoder,
+  encodeDatagram,
+  MAX_DATAGRAM_BYTES,
+} from './flow/datagram-framing.ts'
+export {
+  type AcceptedFlow,
+  createFlowHandler,
+  type FlowExit,
+  type FlowHandler,
+  type FlowHandlerComponents,
+  type FlowHandlerOptions,
+  type FlowSplice,
+} from './flow/flow-handler.ts'
+export { createFlowHeaderDecoder, encodeFlowHeader, type FlowHeaderDecoder } from './flow/flow-header.ts'
+export { createFlowResponseDecoder, encodeFlowResponse, type FlowResponseDecoder } from './flow/flow-response.ts'
+export {
+  FLOW_PROTOCOL,
+  FLOW_REFUSALS,
+  FLOW_VERSION,
+  type FlowChunk,
+  type FlowEndpoint,
+  type FlowHeader,
+  FlowProtocolError,
+  type FlowRefusal,
+  type FlowResult,
+  MAX_FLOW_HEADER_BYTES,
+} from './flow/flow-types.ts'
+export { openFlow, readFlowResponse } from './flow/open-flow.ts'

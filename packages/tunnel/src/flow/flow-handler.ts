@@ -1,0 +1,123 @@
+import type { Connection, Stream } from '@libp2p/interface'
+import { checkExit, type ExitPolicy } from './check-exit.ts'
+import { createFlowHeaderDecoder } from './flow-header.ts'
+import { encodeFlowResponse } from './flow-response.ts'
+import { FLOW_REFUSALS, type FlowHeader, FlowProtocolError, type FlowRefusal } from './flow-types.ts'
+import { readPrefix } from './read-prefix.ts'
+
+/** A flow the exit side admitted: header decoded, policy passed, under the per-peer limit. */
+export interface AcceptedFlow {
+  readonly header: FlowHeader
+  /** Peer ID of the sender, as authenticated by the connection. */
+  readonly peer: string
+}
+
+/** Takes over the stream once the ok response is written; resolves when the flow is over. */
+export type FlowSplice = (stream: Stream, options: { signal: AbortSignal }) => Promise<void>
+
+/** The proxy's half of the exit: dial the destination, then splice. */
+export interface FlowExit {
+  /**
+   * Dial `flow.header.dst`. Reject with FlowProtocolError `connect-failed` / `connect-timeout` to refuse with that
+   * reason (any other rejection is sent as `connect-failed`). The signal fires at the connect timeout.
+   */
+  connect(flow: AcceptedFlow, options: { signal: AbortSignal }): Promise<FlowSplice>
+}
+
+export interface FlowHandlerOptions {
+  /** The whole header must arrive within this (slow-loris guard). Default 5000 ms. */
+  readonly headerTimeoutMs?: number
+  /** Dialling the destination must finish within this. Default 10000 ms. */
+  readonly connectTimeoutMs?: number
+  /** Concurrent flows one peer may hold open here. Default 1024. */
+  readonly maxFlowsPerPeer?: number
+  /** Read per flow, so a new policy applies to the next flow without re-registering the handler. */
+  readonly policy: () => ExitPolicy
+}
+
+export interface FlowHandlerComponents {
+  readonly exit: FlowExit
+}
+
+export interface FlowHandler {
+  /** Register with `libp2p.handle(FLOW_PROTOCOL, handler.handle)`. Never rejects. */
+  handle(stream: Stream, connection: Connection): Promise<void>
+  flowsOf(peer: string): number
+  /** Refusals sent since start, by reason (for metrics). */
+  refusals(): Readonly<Record<FlowRefusal, number>>
+}
+
+export function createFlowHandler(options: FlowHandlerOptions, components: FlowHandlerComponents): FlowHandler {
+  const headerTimeoutMs = options.headerTimeoutMs ?? 5_000
+  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000
+  const maxFlowsPerPeer = options.maxFlowsPerPeer ?? 1024
+  const active = new Map<string, number>()
+  const refused = Object.fromEntries(FLOW_REFUSALS.map((r) => [r, 0])) as Record<FlowRefusal, number>
+
+  /** Answer with a refusal, discard what the sender still sends, and close. */
+  async function refuse(stream: Stream, reason: FlowRefusal): Promise<void> {
+    refused[reason]++
+    try {
+      stream.send(encodeFlowResponse({ ok: false, reason }))
+      await stream.closeRead()
+      await stream.close({ signal: AbortSignal.timeout(headerTimeoutMs) })
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  async function run(stream: Stream, peer: string): Promise<void> {
+    const header = await readPrefix(stream, createFlowHeaderDecoder(), 'header-timeout', {
+      signal: AbortSignal.timeout(headerTimeoutMs),
+    })
+    const verdict = checkExit({ ...header.dst, protocol: header.protocol, service: header.service }, options.policy())
+    if (!verdict.ok) throw new FlowProtocolError(verdict.reason, `Cannot exit to ${header.dst.ip} as ${verdict.reason}`)
+    let splice: FlowSplice
+    try {
+      splice = await components.exit.connect({ header, peer }, { signal: AbortSignal.timeout(connectTimeoutMs) })
+    } catch (err) {
+      if (err instanceof FlowProtocolError) throw err
+      throw new FlowProtocolError('connect-failed', `Cannot connect to ${header.dst.ip}:${header.dst.port}`, {
+        cause: err,
+      })
+    }
+    // The ok is the first byte back: the splice writes destination bytes only after it.
+    stream.send(encodeFlowResponse({ ok: true }))
+    // From here on a failure can no longer be answered with a response: it resets the stream.
+    const ended = new AbortController()
+    stream.addEventListener('close', () => ended.abort(), { once: true })
+    try {
+      await splice(stream, { signal: ended.signal })
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  return {
+    async handle(stream: Stream, connection: Connection): Promise<void> {
+      const peer = connection.remotePeer.toString()
+      const count = active.get(peer) ?? 0
+      if (count >= maxFlowsPerPeer) {
+        await refuse(stream, 'too-many-flows')
+        return
+      }
+      active.set(peer, count + 1)
+      try {
+        await run(stream, peer)
+      } catch (err) {
+        if (err instanceof FlowProtocolError && stream.writeStatus === 'writable') await refuse(stream, err.reason)
+        else stream.abort(err instanceof Error ? err : new Error(String(err)))
+      } finally {
+        const left = (active.get(peer) ?? 1) - 1
+        if (left === 0) active.delete(peer)
+        else active.set(peer, left)
+      }
+    },
+    flowsOf(peer: string): number {
+      return active.get(peer) ?? 0
+    },
+    refusals() {
+      return { ...refused }
+    },
+  }
+}
