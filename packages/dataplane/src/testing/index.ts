@@ -1,0 +1,3 @@
+export { exampleTables } from './example-tables.ts'
+export { createFakeNetfilter, type FakeNetfilter } from './fake-netfilter.ts'
+export { createManualClock, type ManualClock } from './manual-clock.ts'
