@@ -192,7 +192,9 @@ export class ObjectStore {
    */
   eventsSince(type: ResourceType, rv: number): StoreEvent[] {
     if (rv < this.#floor) throw expired(`too old resource version: ${rv} (${this.#floor})`)
-    return this.#history.filter((e) => e.rv > rv && e.resourceType === type).map((e) => structuredClone(e))
+    return this.#history
+      .filter((e) => e.rv > rv && e.resourceType === type)
+      .map((e) => ({ ...e, object: structuredClone(e.object), previous: structuredClone(e.previous) }))
   }
 
   /** Forgets the whole watch window (tests use it to force 410 on the next resume). */
