@@ -26,7 +26,7 @@ const TARGETS = new Set([
 export interface FakeNetfilter extends Netfilter {
   /** Calls made, e.g. `restore 4`, `save 6`, `ipset restore`. */
   readonly calls: string[]
-  /** The next `n` restores fail (before changing anything). */
+  /** The next `n` restores (iptables or ipset) fail before changing anything. */
   failRestores(n: number): void
   ipsetMembers(name: string): string[] | undefined
   policyRoutes(): string[]
@@ -80,7 +80,7 @@ export function createFakeNetfilter(): FakeNetfilter {
       } else if (op === '-F') {
         need(chain).length = 0
       } else if (op === '-X') {
-        need(chain)
+        if (need(chain).length) fail('DATAPLANE_RESTORE_FAILED', 'apply rules', `chain ${chain} is not empty`)
         for (const rules of t.values()) {
           if (rules.some((r) => r.endsWith(` -j ${chain}`)))
             fail('DATAPLANE_RESTORE_FAILED', 'apply rules', `chain ${chain} is in use`)
@@ -143,6 +143,10 @@ export function createFakeNetfilter(): FakeNetfilter {
     },
     ipsetRestore: async (text) => {
       calls.push('ipset restore')
+      if (failing > 0) {
+        failing--
+        fail('DATAPLANE_IPSET_FAILED', 'apply ipsets', 'an injected failure')
+      }
       for (const line of text.split('\n').filter(Boolean)) {
         const [op, name = '', ...rest] = line.split(' ')
         const exist = rest.includes('-exist')
