@@ -30,7 +30,7 @@ export async function startLabApiServer(t: Topology): Promise<void> {
       const token = randomBytes(24).toString('hex')
       const username = user === ADMIN_USER ? ADMIN_USER : nodeUser(user)
       tokens[token] = username
-      writeKubeconfig(kubeconfigPath(t.name, user), { server, caPem: pki.caPem, token, user: username })
+      await writeKubeconfig(kubeconfigPath(t.name, user), { server, caPem: pki.caPem, token, user: username })
     }
     writeFileSync(`${dir}/seed.json`, `${JSON.stringify(seedObjects(t), null, 2)}\n`)
     const config = {

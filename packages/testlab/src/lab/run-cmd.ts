@@ -26,13 +26,15 @@ export function run(
   options: { input?: string; allowFail?: boolean } = {},
 ): Promise<CmdResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(argv[0]!, argv.slice(1), {
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
       stdout += d
     })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       stderr += d
     })
     child.on('error', reject)
@@ -47,7 +49,11 @@ export function run(
         )
       } else resolve(res)
     })
-    child.stdin.end(options.input ?? '')
+    if (child.stdin) {
+      // A command may exit without reading its input; that is its exit code's business, not a crash.
+      child.stdin.on('error', () => {})
+      child.stdin.end(options.input)
+    }
   })
 }
 

@@ -10,12 +10,11 @@ export type KubeObject = Record<string, unknown> & { apiVersion: string; kind: s
 const STARTED = '2026-01-01T00:00:00Z'
 
 export function seedObjects(t: Topology): KubeObject[] {
-  const namespaces = new Set([
-    'default',
-    'kube-system',
-    ...t.pods.map((p) => p.namespace),
-    ...t.services.map((s) => s.namespace),
-  ])
+  // The stand-in makes the built-in namespaces itself, as a real control plane does.
+  const builtIn = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease'])
+  const namespaces = new Set(
+    [...t.pods.map((p) => p.namespace), ...t.services.map((s) => s.namespace)].filter((n) => !builtIn.has(n)),
+  )
   const objects: KubeObject[] = [...namespaces].map((name) => ({
     apiVersion: 'v1',
     kind: 'Namespace',
