@@ -29,3 +29,21 @@ export {
   MAX_FLOW_HEADER_BYTES,
 } from './flow/flow-types.ts'
 export { openFlow, readFlowResponse } from './flow/open-flow.ts'
+export { createAnnounceFilter, isPublicAddress } from './node/announce-filter.ts'
+export {
+  createTunnelNode,
+  type EncrypterName,
+  type PskMode,
+  type TunnelNode,
+  type TunnelNodeComponents,
+  type TunnelNodeOptions,
+  type TunnelServices,
+  type UpgradeComponents,
+} from './node/create-tunnel-node.ts'
+export { loadOrCreateIdentityKey } from './node/identity-key.ts'
+export { createMemberGater, type MemberGater } from './node/member-gater.ts'
+export { createPeerTable, type PeerTable, type PeerTableComponents } from './node/peer-table.ts'
+export { pskProof } from './node/psk-proof.ts'
+export { generateSwarmKey, loadSwarmKey, parseSwarmKey, type SwarmKey, writeSwarmKey } from './node/swarm-key.ts'
+export { type PunchConnectOptions, punchConnect } from './punch/punch-connect.ts'
+export { type UpgradePunchedOptions, upgradePunchedSocket } from './punch/upgrade-punched-socket.ts'

@@ -1,5 +1,12 @@
 import { type Identify, identify } from '@libp2p/identify'
-import type { ComponentLogger, ConnectionProtector, PrivateKey, Upgrader } from '@libp2p/interface'
+import type {
+  ComponentLogger,
+  ConnectionProtector,
+  Libp2pEvents,
+  PrivateKey,
+  TypedEventTarget,
+  Upgrader,
+} from '@libp2p/interface'
 import { noise } from '@libp2p/noise'
 import type { Ping } from '@libp2p/ping'
 import { ping } from '@libp2p/ping'
@@ -47,6 +54,8 @@ export interface TunnelNodeComponents {
 export interface UpgradeComponents {
   readonly upgrader: Upgrader
   readonly logger: ComponentLogger
+  /** The node's event bus: the responder learns its upgraded Connection from 'connection:open'. */
+  readonly events: TypedEventTarget<Libp2pEvents>
 }
 
 export type TunnelServices = { identify: Identify; ping: Ping; components: UpgradeComponents }
@@ -93,7 +102,11 @@ export async function createTunnelNode(
     services: {
       identify: identify(),
       ping: ping(),
-      components: (c: UpgradeComponents): UpgradeComponents => ({ upgrader: c.upgrader, logger: c.logger }),
+      components: (c: UpgradeComponents): UpgradeComponents => ({
+        upgrader: c.upgrader,
+        logger: c.logger,
+        events: c.events,
+      }),
     },
   })
   return {
