@@ -57,8 +57,10 @@ export class EndpointSliceController {
   /** Brings every managed slice to its desired state now. */
   reconcile(): void {
     const store = this.#store
-    const nodes = new Map(store.list(NODES).map((n) => [n.metadata.name, n]))
     const services = store.list(SERVICES)
+    // Nodes are read only when some Service selects pods (their zone label feeds the endpoints).
+    const selecting = services.some((svc) => isPlainObject(((svc['spec'] ?? {}) as Json)['selector']))
+    const nodes = new Map(selecting ? store.list(NODES).map((n) => [n.metadata.name, n]) : [])
     const wanted = new Set<string>()
     for (const svc of services) {
       const spec = (svc['spec'] ?? {}) as Json
