@@ -37,6 +37,17 @@ describe('CidrTable.lookup (longest prefix match)', () => {
     if (parsed !== null) expect(t.lookup(parsed)).toBe(expected)
   })
 
+  const covering: readonly [network: string, expected: string[]][] = [
+    ['10.244.2.9/32', ['default4', 'ten', 'cluster', 'node-b', 'pod']],
+    ['10.244.2.0/24', ['default4', 'ten', 'cluster', 'node-b']],
+    ['10.244.0.0/15', ['default4', 'ten']],
+    ['fd00:10:244:1::/64', ['cluster6', 'node-a6']],
+    ['fd00::/8', []],
+  ]
+  it.each(covering)('networks covering %s, widest first: %j', (network, expected) => {
+    expect(table().covering(network).map((e) => e.value)).toEqual(expected)
+  })
+
   it('returns the matching network with the value', () => {
     const hit = table().lookupEntry('10.244.2.10')
     expect(hit && formatCidr(hit.cidr)).toBe('10.244.2.0/24')

@@ -110,6 +110,28 @@ export class CidrTable<T> {
     return this.lookupEntry(ip)?.value
   }
 
+  /** Every entry whose network contains `network` (itself included), widest first. */
+  covering(network: Cidr | string): CidrTableEntry<T>[] {
+    const cidr = typeof network === 'string' ? parseCidr(network) : network
+    const found: CidrTableEntry<T>[] = []
+    if (cidr.family === 4) {
+      for (let i = this.#v4Lengths.length - 1; i >= 0; i--) {
+        const len = this.#v4Lengths[i]!
+        if (len > cidr.prefixLength) break
+        const hit = this.#v4[len]!.get((cidr.network & V4_MASKS[len]!) >>> 0)
+        if (hit !== undefined) found.push(hit)
+      }
+    } else {
+      for (let i = this.#v6Lengths.length - 1; i >= 0; i--) {
+        const len = this.#v6Lengths[i]!
+        if (len > cidr.prefixLength) break
+        const hit = this.#v6[len]!.get(cidr.network >> V6_SHIFTS[len]!)
+        if (hit !== undefined) found.push(hit)
+      }
+    }
+    return found
+  }
+
   #lookupV4(value: number): CidrTableEntry<T> | undefined {
     const lengths = this.#v4Lengths
     for (let i = 0; i < lengths.length; i++) {
