@@ -1,0 +1,38 @@
+/**
+ * The LanProbe over the real mesh: a forced direct dial to the peer's InternalIP with its peer ID in
+ * the address (the encrypter proves the key), then `/podlink/whoami/1`, where the peer answers the IP
+ * it sees the connection come from.
+ */
+import type { Connection, Stream } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { TunnelNode } from '@podlink/tunnel'
+import type { LanProbe, LanTarget } from './lan-prober.ts'
+
+export const WHOAMI_PROTOCOL = '/podlink/whoami/1'
+const MAX_ANSWER = 64
+
+/** Serves whoami: the remote IP of the connection, as text. */
+export async function handleWhoami(node: TunnelNode): Promise<void> {
+  await node.libp2p.handle(WHOAMI_PROTOCOL, (stream: Stream, connection: Connection) => {
+    const ip = connection.remoteAddr.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value ?? ''
+    stream.send(new TextEncoder().encode(ip))
+    void stream.close().catch(() => stream.abort(new Error('whoami close failed')))
+  })
+}
+
+export function libp2pLanProbe(node: TunnelNode): LanProbe {
+  return {
+    async probe(t: LanTarget, signal: AbortSignal) {
+      const family = t.internalIP.includes(':') ? 'ip6' : 'ip4'
+      const addr = multiaddr(`/${family}/${t.internalIP}/tcp/${t.port}/p2p/${t.peerId}`)
+      const conn = await node.libp2p.dial(addr, { signal, force: true })
+      const stream = await conn.newStream(WHOAMI_PROTOCOL, { signal })
+      let answer = ''
+      for await (const chunk of stream) {
+        answer += new TextDecoder().decode(chunk.subarray())
+        if (answer.length > MAX_ANSWER) throw new Error('whoami answer too long')
+      }
+      return { observedIP: answer.trim() }
+    },
+  }
+}
