@@ -182,6 +182,21 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
         services: table.services,
         conflicts: table.conflicts,
         peers: peers(),
+        relays: [],
+        flows: [],
+        dataplane: {
+          enabled: false,
+          iptablesMode: null,
+          lastSyncAt: null,
+          lastSyncMs: null,
+          syncFailures: 0,
+          ruleCount: 0,
+          capturedCidrs: 0,
+          capturedServices: 0,
+          healthy: true,
+          lastError: null,
+        },
+        health: { ready: cluster.status().synced, healthy: true, reasons: cluster.status().synced ? [] : ['cluster view not synced yet'] },
       }
     },
   }

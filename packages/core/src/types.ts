@@ -152,6 +152,58 @@ export interface ViewStatus {
   readonly lastSyncAt: string | null
 }
 
+/** One captured flow being carried over the mesh (TCP connection or UDP association). */
+export interface FlowStatus {
+  readonly id: string
+  readonly protocol: L4Protocol
+  /** Client address as captured (ip:port). */
+  readonly source: string
+  /** Original destination (pod IP or ClusterIP, with port). */
+  readonly destination: string
+  /** The endpoint chosen for a ClusterIP (ip:port), or the destination itself. */
+  readonly endpoint: string
+  readonly service: string | null
+  readonly peer: string
+  readonly path: PathKind
+  readonly txBytes: number
+  readonly rxBytes: number
+  readonly startedAt: string
+}
+
+export interface RelayStatus {
+  readonly node: string
+  readonly peerId: string
+  readonly reserved: boolean
+  readonly rttMs: number | null
+  readonly since: string | null
+  readonly reason: string | null
+}
+
+/** The capture rules' sync state, in kube-proxy's terms. */
+export interface DataplaneStatus {
+  readonly enabled: boolean
+  /** `nft` or `legacy` iptables, as detected; null before the first sync. */
+  readonly iptablesMode: 'nft' | 'legacy' | null
+  readonly lastSyncAt: string | null
+  readonly lastSyncMs: number | null
+  readonly syncFailures: number
+  readonly ruleCount: number
+  readonly capturedCidrs: number
+  readonly capturedServices: number
+  /** /healthz's meaning: changes queued were applied within the deadline. */
+  readonly healthy: boolean
+  readonly lastError: string | null
+}
+
+export interface HealthStatus {
+  /** /readyz: initial sync done, rules in place, a relay reservation held when the node is NATed. */
+  readonly ready: boolean
+  /** /healthz: queued changes applied in time. */
+  readonly healthy: boolean
+  /** Why not ready or not healthy, one line each. */
+  readonly reasons: readonly string[]
+}
+
 /** Everything the agent knows, in one object: the status API serves it, the CLI renders it. */
 export interface AgentStatus {
   readonly node: string
@@ -163,4 +215,8 @@ export interface AgentStatus {
   readonly services: readonly ServiceEntry[]
   readonly conflicts: readonly Conflict[]
   readonly peers: readonly PeerStatus[]
+  readonly relays: readonly RelayStatus[]
+  readonly flows: readonly FlowStatus[]
+  readonly dataplane: DataplaneStatus
+  readonly health: HealthStatus
 }
