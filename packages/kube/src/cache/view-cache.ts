@@ -41,10 +41,12 @@ export class ViewCache {
   }
 
   async save(cached: CachedView): Promise<void> {
-    await mkdir(this.#dir, { recursive: true, mode: 0o700 })
     const tmp = `${this.path}.${randomBytes(4).toString('hex')}.tmp`
+    let created = false
     try {
+      await mkdir(this.#dir, { recursive: true, mode: 0o700 })
       const file = await open(tmp, 'wx', 0o600)
+      created = true
       try {
         await file.writeFile(serializeView(cached))
         await file.sync()
@@ -53,7 +55,8 @@ export class ViewCache {
       }
       await rename(tmp, this.path)
     } catch (err) {
-      await rm(tmp, { force: true })
+      // Only a file we created is removed; if even that fails, the write error is the one to report.
+      if (created) await rm(tmp, { force: true }).catch(() => undefined)
       throw new PodlinkError(
         'kube-cache-write',
         `Cannot write the view cache ${this.path} as ${(err as Error).message}`,

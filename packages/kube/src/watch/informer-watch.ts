@@ -85,6 +85,12 @@ export class InformerWatch<T> extends EventEmitter<ResourceWatchEvents> implemen
     const list = async () => {
       const result = await spec.list()
       this.#lists++
+      // ListWatch applies the list in the microtask after this returns; setImmediate runs after
+      // that, so the items are in place. Sync must not wait for the watch's response headers:
+      // a proxy that holds them until the first event would hold the agent's start too.
+      setImmediate(() => {
+        if (!this.#failedThisRound && !this.#stopped) this.#markSynced()
+      })
       return result
     }
     this.#informer = new ListWatch(spec.path, new BookmarkWatch(deps.kubeConfig), list, false)
@@ -135,11 +141,7 @@ export class InformerWatch<T> extends EventEmitter<ResourceWatchEvents> implemen
         () => {
           if (this.#failedThisRound || this.#stopped) return
           this.#attempt = 0
-          if (!this.#synced) {
-            this.#synced = true
-            this.#logger.info({ resourceVersion: this.#informer.latestResourceVersion() }, 'initial list complete')
-            this.emit('synced')
-          }
+          this.#markSynced()
         },
         (err: unknown) => this.#failed(err),
       )
@@ -147,6 +149,13 @@ export class InformerWatch<T> extends EventEmitter<ResourceWatchEvents> implemen
         if (this.#running === round) this.#running = undefined
       })
     this.#running = round
+  }
+
+  #markSynced(): void {
+    if (this.#synced) return
+    this.#synced = true
+    this.#logger.info({ resourceVersion: this.#informer.latestResourceVersion() }, 'initial list complete')
+    this.emit('synced')
   }
 
   #failed(err: unknown): void {
