@@ -1,42 +1,32 @@
 #!/usr/bin/env node
 /**
- * `podlink` (also `kubectl-podlink`): renders what the node's agent knows. Every command reads the
- * one AgentStatus object the agent serves; `--json` prints that object unchanged.
- * Exit codes: 0 ok, 1 the agent answered but something is wrong (see each command), 2 usage, 3 no agent.
+ * `podlink` (also `kubectl-podlink`, so `kubectl podlink ...` works): renders what the node's agent knows.
+ * Process wiring only; see run-cli.ts for dispatch and exit codes.
  */
-import { assertSupportedRuntime, PodlinkError } from '@podlink/core'
-import { agentSocket, fetchStatus } from './agent-client.ts'
-import { renderRoutes } from './commands/render-routes.ts'
+import { setTimeout as delay } from 'node:timers/promises'
+import { assertSupportedRuntime } from '@podlink/core'
+import { agentSocket, createAgentClient } from './agent-client.ts'
+import { ansiColour, noColour, wantColour } from './render/colour.ts'
+import { runCli } from './run-cli.ts'
 
-const USAGE = `usage: podlink <command> [--json]
-  status      everything the agent knows (routes, services, conflicts, peers, view)
-  routes      where each pod CIDR goes from this node, and why`
+assertSupportedRuntime()
+const controller = new AbortController()
+process.once('SIGINT', () => controller.abort())
+const isTTY = process.stdout.isTTY === true
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  // `podlink flows --watch | head` closes the pipe: that is a normal way to stop, not a failure.
+  if (err.code === 'EPIPE') process.exit(0)
+  throw err
+})
 
-async function main(argv: string[]): Promise<number> {
-  assertSupportedRuntime()
-  const json = argv.includes('--json')
-  const args = argv.filter((a) => a !== '--json')
-  const cmd = args[0] ?? 'status'
-  if (cmd === 'help' || cmd === '--help') {
-    console.log(USAGE)
-    return 0
-  }
-  if (!['status', 'routes'].includes(cmd)) {
-    console.error(USAGE)
-    return 2
-  }
-  const status = await fetchStatus(agentSocket())
-  if (json) {
-    console.log(JSON.stringify(cmd === 'routes' ? status.routes : status, null, 2))
-    return 0
-  }
-  console.log(renderRoutes(status))
-  return status.conflicts.length > 0 ? 1 : 0
-}
-
-try {
-  process.exitCode = await main(process.argv.slice(2))
-} catch (err) {
-  console.error(err instanceof PodlinkError ? `podlink: ${err.message}` : err)
-  process.exitCode = err instanceof PodlinkError && err.code === 'ERR_NO_AGENT' ? 3 : 1
-}
+process.exitCode = await runCli(process.argv.slice(2), {
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+  env: process.env,
+  isTTY,
+  paint: wantColour(isTTY, process.env) ? ansiColour : noColour,
+  client: createAgentClient(agentSocket()),
+  now: () => new Date(),
+  signal: controller.signal,
+  sleep: (ms) => delay(ms, undefined, { signal: controller.signal }).catch(() => undefined),
+})

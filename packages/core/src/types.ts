@@ -150,6 +150,11 @@ export interface ViewStatus {
   readonly stale: boolean
   readonly resourceVersions: Readonly<Record<string, string>>
   readonly lastSyncAt: string | null
+  /**
+   * API server's clock minus this node's, from the `Date` header of the last API response (ms; positive
+   * when the node is behind). `podlink doctor` warns on skew. Absent when the agent does not measure it.
+   */
+  readonly apiClockSkewMs?: number | null
 }
 
 /** One captured flow being carried over the mesh (TCP connection or UDP association). */
@@ -193,6 +198,8 @@ export interface DataplaneStatus {
   /** /healthz's meaning: changes queued were applied within the deadline. */
   readonly healthy: boolean
   readonly lastError: string | null
+  /** The packet-mark bits the capture rules use; `podlink doctor` checks them against kube-proxy's. */
+  readonly marks?: { readonly bypass: number; readonly tproxy: number }
 }
 
 export interface HealthStatus {
@@ -219,4 +226,88 @@ export interface AgentStatus {
   readonly flows: readonly FlowStatus[]
   readonly dataplane: DataplaneStatus
   readonly health: HealthStatus
+  /** The mesh PSK file the agent loaded; `podlink doctor` checks it exists and is 0600/0400. */
+  readonly pskFile?: string
 }
+
+/**
+ * The capture decision for one packet from a pod (PREROUTING), as the dataplane's `tracePacket` answers
+ * it; structurally the same type, so the agent passes that result through unchanged.
+ */
+export type CaptureDecision =
+  | { readonly captured: false; readonly reason: string }
+  | {
+      readonly captured: true
+      readonly via: 'redirect' | 'tproxy'
+      /** The rule that captured it, as `iptables-save` would show it. */
+      readonly rule: string
+      readonly port: number
+      readonly reason: string
+    }
+
+/** Where one candidate destination (the address itself, or one endpoint of a ClusterIP) goes from this node. */
+export interface TraceHop {
+  /** `ip:port` (or the bare ip when no port was asked). */
+  readonly target: string
+  /** The node that owns the address, when a route or endpoint names it. */
+  readonly node: string | null
+  /** `local`/`lan`/`mesh` from the route or endpoint; `conflict` when the CIDR is disputed; `none` when no route covers it. */
+  readonly class: RouteClass | 'none'
+  readonly path: PathKind | null
+  readonly relay: string | null
+  readonly reason: string
+}
+
+/**
+ * `GET /trace?dst=IP[:PORT][/udp]` on the agent's socket: why a destination goes where it goes. Built by
+ * the agent's `explainDestination(status, dst, capture)`; `podlink trace` only renders it.
+ */
+export interface DestinationTrace {
+  /** The destination as asked, normalised: `10.244.1.5:80/tcp`, `[fd00::5]:53/udp`, `10.244.1.5/tcp`. */
+  readonly destination: string
+  readonly ip: string
+  readonly port: number | null
+  readonly protocol: L4Protocol
+  /** A Service's ClusterIP, an address inside a known pod CIDR, or neither. */
+  readonly kind: 'service' | 'pod' | 'unknown'
+  /** The Service entries this ClusterIP (and port, when given) matches. */
+  readonly services: readonly ServiceEntry[]
+  /** The route covering the IP (pod destinations only). */
+  readonly route: RouteEntry | null
+  /** Null when the dataplane is disabled or no port was given (a packet needs one). */
+  readonly capture: CaptureDecision | null
+  /** The address itself for a pod IP; every endpoint for a ClusterIP (the proxy picks one per connection). */
+  readonly hops: readonly TraceHop[]
+  /** One line: what happens to a new connection to this destination. */
+  readonly verdict: string
+  /** True when traffic to it cannot be carried (conflict, no route, no ready endpoint, no path to the peer). */
+  readonly broken: boolean
+}
+
+/**
+ * `GET /ping?node=X&count=N` on the agent's socket answers `application/x-ndjson`: one PingEvent per
+ * line, a `reply` or `lost` per probe as it completes, then exactly one `summary`. An unknown node is
+ * answered 404 with `{"error": "..."}` before any line.
+ */
+export type PingEvent =
+  | {
+      readonly type: 'reply'
+      readonly seq: number
+      readonly node: string
+      readonly peerId: string
+      readonly path: PathKind
+      readonly relay: string | null
+      /** The remote address the probe's connection used. */
+      readonly addr: string | null
+      readonly rttMs: number
+    }
+  | { readonly type: 'lost'; readonly seq: number; readonly node: string; readonly reason: string }
+  | {
+      readonly type: 'summary'
+      readonly node: string
+      readonly sent: number
+      readonly received: number
+      readonly minMs: number | null
+      readonly avgMs: number | null
+      readonly maxMs: number | null
+    }
