@@ -1,0 +1,92 @@
+import type { L4Protocol } from '@podlink/core'
+
+/**
+ * What the proxy needs from one byte stream: a captured client socket, a socket to a pod, or a flow stream on the
+ * mesh. The shape follows libp2p v3's MessageStream (send/drain, pause/resume, half-close, abort) so adapters stay
+ * thin. Reading is push-based with pause/resume on purpose: libp2p's async iterator feeds an unbounded queue, so a
+ * slow reader could not slow the writer through it.
+ */
+export interface FlowStream {
+  /** Queue bytes for the remote. False: stop sending until `onDrain` (bytes are still taken; the caller bounds). */
+  send(chunk: Uint8Array): boolean
+  /** True while a previous `send` returned false and no drain followed. */
+  readonly needsDrain: boolean
+  /** Stop delivering `onData` (the transport then stops the remote through its own flow control). */
+  pause(): void
+  resume(): void
+  /** Half-close: no more sends; the remote sees end of stream after every queued byte. Never throws. */
+  closeWrite(): void
+  /** Reset both ways (TCP RST, yamux RST), discarding queued bytes. Idempotent, never throws. */
+  abort(err: Error): void
+  /**
+   * Attach handlers. Data starts flowing (what arrived before is delivered first). May be called again to hand the
+   * stream over: later events go to the latest handlers only. A stream already ended or closed reports it
+   * (asynchronously) to the handlers given.
+   */
+  start(handlers: FlowStreamHandlers): void
+}
+
+export interface FlowStreamHandlers {
+  /** Bytes from the remote, in order. The proxy keeps the chunk: the stream must not reuse its memory. */
+  onData(chunk: Uint8Array): void
+  /** The remote half-closed and every byte before its end was delivered. At most once, never after onClose. */
+  onEnd(): void
+  /** After a `send` returned false: the stream may be sent to again. */
+  onDrain(): void
+  /** The stream is finished. `error` is set when it was reset (either side) or failed, unset after a clean close. */
+  onClose(error: Error | undefined): void
+}
+
+/** An address as the proxy sees it: canonical IP text and port. */
+export interface FlowAddress {
+  readonly ip: string
+  readonly port: number
+}
+
+/**
+ * The `/podlink/flow/1` header the sender writes first, in the shape of the tunnel's FlowHeader (the proxy does not
+ * import the tunnel: the agent passes this object to `openFlow` unchanged).
+ */
+export interface FlowRequest {
+  readonly protocol: L4Protocol
+  readonly dst: FlowAddress
+  readonly src: string | null
+  readonly service: boolean
+  readonly serviceKey: string
+}
+
+/** The exit's answer, in the shape of the tunnel's FlowResult. */
+export type FlowAnswer = { readonly ok: true } | { readonly ok: false; readonly reason: string }
+
+/** A flow stream on the mesh, header written, and the exit's answer still on its way. */
+export interface OpenedFlow {
+  /** Send payload at once (it travels right behind the header); `start` it only after `answer` resolved ok. */
+  readonly stream: FlowStream
+  /** Resolves with the exit's answer; rejects when the stream failed or the signal fired before it. */
+  readonly answer: Promise<FlowAnswer>
+}
+
+/** Opens a flow to `peer` and writes `request` as its header. Provided by the agent (tunnel's `openFlow`). */
+export type OpenFlowStream = (
+  peer: string,
+  request: FlowRequest,
+  options: { signal: AbortSignal },
+) => Promise<OpenedFlow>
+
+/** Time and timers, injected so tests move a manual clock instead of sleeping. Same shape as the dataplane's Clock. */
+export interface Timers {
+  now(): number
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+export const systemTimers: Timers = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms)
+    // Flow timers alone must not keep the process alive: the sockets do.
+    t.unref()
+    return t
+  },
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+}
