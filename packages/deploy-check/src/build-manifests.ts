@@ -45,7 +45,7 @@ export function buildManifests(values: DeployValues, namespace = NAMESPACE): Man
     hole: 'when',
     expr: `.Values.${path}`,
     on: truthy(valueAt(values, path)),
-    then,
+    body: then,
   })
   const ns: Ref = { hole: 'ref', expr: '.Release.Namespace', value: namespace }
   const labels = { 'app.kubernetes.io/name': 'podlink', 'app.kubernetes.io/component': 'agent' }

@@ -33,7 +33,7 @@ export interface When {
   readonly hole: 'when'
   readonly expr: string
   readonly on: boolean
-  readonly then: unknown
+  readonly body: unknown
 }
 export type Hole = Ref | Block | Concat | When
 
@@ -71,7 +71,7 @@ function plain(x: unknown): unknown {
           .map((p) => (typeof p === 'string' ? p : p.quote ? JSON.stringify(String(p.ref.value)) : String(p.ref.value)))
           .join('')
       case 'when':
-        return x.on ? plain(x.then) : OMIT
+        return x.on ? plain(x.body) : OMIT
     }
   }
   if (Array.isArray(x)) return x.map(plain).filter((v) => v !== OMIT)
@@ -137,7 +137,7 @@ export function toTemplate(tree: unknown): string {
         if (isHole(v) && v.hole === 'when') {
           const t = token('w')
           whens.set(t, v.expr)
-          out[t + k] = walk(v.then)
+          out[t + k] = walk(v.body)
         } else out[k] = walk(v)
       }
       return out
@@ -149,7 +149,7 @@ export function toTemplate(tree: unknown): string {
   let root = tree
   if (isHole(tree) && tree.hole === 'when') {
     docWhen = tree.expr
-    root = tree.then
+    root = tree.body
   }
   const text = stringify(walk(root), { lineWidth: 0, blockQuote: 'literal', aliasDuplicateObjects: false })
   const out: string[] = []
