@@ -29,6 +29,19 @@ export {
   MAX_FLOW_HEADER_BYTES,
 } from './flow/flow-types.ts'
 export { openFlow, readFlowResponse } from './flow/open-flow.ts'
+export { bestConnection, isRelayed, pathKind, relayOf } from './mesh/connection-path.ts'
+export { createMesh, type Mesh, type MeshDeps, type MeshOptions, type MeshPeer } from './mesh/create-mesh.ts'
+export { createMeshNode, type MeshNode, type MeshNodeOptions, type RelayReservations } from './mesh/create-mesh-node.ts'
+export {
+  type NatKind,
+  type NatMapping,
+  type ObserveTarget,
+  observeMapping,
+  observeOnce,
+} from './mesh/observe-mapping.ts'
+export { type ObserveServer, startObserveServer } from './mesh/observe-server.ts'
+export { createRelayKeeper, type RelayInfo, type RelayKeeper, type RelayKeeperOptions } from './mesh/relay-keeper.ts'
+export { UPGRADE_PROTOCOL } from './mesh/upgrade-protocol.ts'
 export { createAnnounceFilter, isPublicAddress } from './node/announce-filter.ts'
 export {
   createTunnelNode,

@@ -1,0 +1,128 @@
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { identify } from '@libp2p/identify'
+import type { ConnectionProtector, PeerId, Transport } from '@libp2p/interface'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
+import { type TCPSocketOptions, tcp } from '@libp2p/tcp'
+import { tls } from '@libp2p/tls'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import { createAnnounceFilter } from '../node/announce-filter.ts'
+import type {
+  TunnelNode,
+  TunnelNodeComponents,
+  TunnelNodeOptions,
+  TunnelServices,
+  UpgradeComponents,
+} from '../node/create-tunnel-node.ts'
+import { createMemberGater } from '../node/member-gater.ts'
+import { pskProof } from '../node/psk-proof.ts'
+
+/** Same reason as in createTunnelNode: punch sockets bind the listening port too. */
+const REUSE_PORT = { reusePort: true } as TCPSocketOptions
+
+export interface MeshNodeOptions extends TunnelNodeOptions {
+  /**
+   * Run a circuit relay v2 server for the members: no data or time limit (research/libp2p-lab.md §5.3), up to 1024
+   * reservations. AutoNAT is never run (it closes clients' relay connections, §5.4).
+   */
+  readonly relayServer?: boolean
+}
+
+/** The reservation half of circuit-relay-v2's transport, driven explicitly by the RelayKeeper (no discovery). */
+export interface RelayReservations {
+  addRelay(peerId: PeerId, type: 'configured'): Promise<unknown>
+  hasReservation(peerId: PeerId): boolean
+  addEventListener(type: 'relay:removed' | 'relay:created-reservation', listener: (evt: Event) => void): void
+  removeEventListener(type: 'relay:removed' | 'relay:created-reservation', listener: (evt: Event) => void): void
+}
+
+export interface MeshNode extends TunnelNode {
+  readonly reservations: RelayReservations
+  readonly relayServer: boolean
+}
+
+interface CapturedComponents extends UpgradeComponents {
+  readonly transportManager: { getTransports(): Transport[] }
+}
+
+function protector(psk: TunnelNodeOptions['psk']): ((components: unknown) => ConnectionProtector) | undefined {
+  if (psk == null) return undefined
+  return (psk.mode ?? 'proof') === 'pnet' ? preSharedKey({ psk: psk.key.file }) : pskProof({ key: psk.key.key })
+}
+
+/**
+ * createTunnelNode's node (TCP reusePort, TLS/noise, yamux, PSK, member gater, announce filter, identify, ping) plus
+ * the circuit relay transport on every agent and, on relay agents, the relay server. The relay transport listens on
+ * no `/p2p-circuit` address: reservations are made on chosen relays by `createRelayKeeper` through `reservations`,
+ * which re-reserves faster than discovery mode and lets the mesh pick the nearest relays.
+ */
+export async function createMeshNode(options: MeshNodeOptions, components: TunnelNodeComponents): Promise<MeshNode> {
+  const members = createMemberGater(options.members)
+  const encrypters = (options.encrypters ?? ['tls', 'noise']).map((name) => (name === 'tls' ? tls() : noise()))
+  const connectionProtector = protector(options.psk)
+  const relayServer = options.relayServer === true
+  const libp2p = await createLibp2p({
+    privateKey: components.privateKey,
+    addresses: {
+      listen: [...(options.listen ?? ['/ip4/0.0.0.0/tcp/4001'])],
+      announce: [...(options.announce ?? [])],
+      announceFilter: createAnnounceFilter(options.publicRanges ?? []),
+    },
+    transports: [tcp({ listenOpts: REUSE_PORT }), circuitRelayTransport({ reservationCompletionTimeout: 5_000 })],
+    connectionEncrypters: encrypters,
+    streamMuxers: [yamux()],
+    ...(connectionProtector === undefined ? {} : { connectionProtector }),
+    connectionGater: members.gater,
+    services: {
+      identify: identify(),
+      // The keeper and the mesh both ping (relays are peers too): the default of 1 stream per connection collides.
+      ping: ping({ maxOutboundStreams: 8, maxInboundStreams: 8 }),
+      components: (c: CapturedComponents): CapturedComponents => ({
+        upgrader: c.upgrader,
+        logger: c.logger,
+        events: c.events,
+        transportManager: c.transportManager,
+      }),
+      ...(relayServer
+        ? { relay: circuitRelayServer({ reservations: { maxReservations: 1024, applyDefaultLimit: false } }) }
+        : {}),
+    },
+  })
+  const captured = libp2p.services.components as CapturedComponents
+  const transport = captured.transportManager
+    .getTransports()
+    .find((t) => (t as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === '@libp2p/circuit-relay-v2-transport')
+  const reservations = (transport as unknown as { reservationStore?: RelayReservations } | undefined)?.reservationStore
+  if (reservations === undefined) {
+    await libp2p.stop()
+    throw new Error('Cannot build the mesh node as the circuit relay transport has no reservation store')
+  }
+  return {
+    libp2p: libp2p as unknown as TunnelNode['libp2p'],
+    peerId: libp2p.peerId.toString(),
+    components: captured,
+    reservations,
+    relayServer,
+    async setMembers(peerIds) {
+      members.setMembers(peerIds)
+      const dropped = libp2p.getConnections().filter((c) => !members.isMember(c.remotePeer))
+      await Promise.all(
+        dropped.map(async (c) => {
+          try {
+            await c.close()
+          } catch (err) {
+            c.abort(err instanceof Error ? err : new Error(String(err)))
+          }
+        }),
+      )
+    },
+    isMember: (peerId) => members.isMember(peerId),
+    async stop() {
+      await libp2p.stop()
+    },
+  }
+}
+
+export type { TunnelServices }

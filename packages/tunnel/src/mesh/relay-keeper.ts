@@ -1,0 +1,238 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { RelayStatus } from '@podlink/core'
+import type { MeshNode } from './create-mesh-node.ts'
+
+/** A relay agent as the agent knows it (node annotations, ExternalIP/InternalIP when public). */
+export interface RelayInfo {
+  readonly node: string
+  readonly peerId: string
+  /** Dialable multiaddrs without `/p2p`, e.g. `/ip4/203.0.113.11/tcp/4001`. */
+  readonly addrs: readonly string[]
+}
+
+export interface RelayKeeper {
+  setRelays(relays: readonly RelayInfo[]): void
+  /** Relays we hold a reservation on, nearest first: where peers will look for us, and where we look for them. */
+  reserved(): RelayInfo[]
+  /** Every known relay, nearest first. */
+  all(): RelayInfo[]
+  status(): RelayStatus[]
+  /** Resolves when `count` reservations are held (or the signal aborts). */
+  waitReserved(count: number, signal: AbortSignal): Promise<void>
+  stop(): void
+}
+
+export interface RelayKeeperOptions {
+  /** Reservations to hold; default 2. */
+  readonly want?: number
+  /** How often connections and reservations are checked; default 500 ms (re-reservation well within 5 s). */
+  readonly checkMs?: number
+  /** How often RTTs are measured and the nearest relays chosen again; default 30 s. */
+  readonly rerankMs?: number
+  readonly now?: () => Date
+}
+
+interface Row {
+  info: RelayInfo
+  rttMs: number | null
+  chosen: boolean
+  since: string | null
+  reason: string | null
+  failures: number
+  busy: boolean
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the reservation did not complete in ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err))
+
+/**
+ * Keeps reservations on the `want` nearest relays (by ping RTT), made explicitly through the relay transport's
+ * reservation store rather than discovery mode: research/libp2p-lab.md §5.5 found a specific-relay listener never
+ * re-reserves after a relay restart and discovery needs ~4 s; here a check every `checkMs` redials a chosen relay
+ * whose connection is gone and reserves again as soon as it answers. A relay that fails three checks in a row is
+ * replaced by the next reachable one (if any); a relay that answers pings again comes back at the next ranking.
+ */
+export function createRelayKeeper(node: MeshNode, options: RelayKeeperOptions = {}): RelayKeeper {
+  const want = options.want ?? 2
+  const now = options.now ?? (() => new Date())
+  const rows = new Map<string, Row>()
+  const libp2p = node.libp2p
+  const stopping = new AbortController()
+  const waiters = new Set<() => void>()
+
+  const hasReservation = (row: Row): boolean => node.reservations.hasReservation(peerIdFromString(row.info.peerId))
+  const directConnection = (peerId: string) =>
+    libp2p.getConnections(peerIdFromString(peerId)).find((c) => !c.remoteAddr.toString().includes('/p2p-circuit'))
+  const sorted = (): Row[] =>
+    [...rows.values()].sort((a, b) => (a.rttMs ?? Number.POSITIVE_INFINITY) - (b.rttMs ?? Number.POSITIVE_INFINITY))
+  const notify = (): void => {
+    for (const w of waiters) w()
+  }
+
+  async function connect(row: Row, signal: AbortSignal): Promise<void> {
+    if (directConnection(row.info.peerId) !== undefined) return
+    let last: unknown = new Error('no address')
+    for (const addr of row.info.addrs) {
+      try {
+        await libp2p.dial(multiaddr(`${addr}/p2p/${row.info.peerId}`), { signal })
+        return
+      } catch (err) {
+        last = err
+      }
+    }
+    throw last
+  }
+
+  async function measure(row: Row): Promise<void> {
+    try {
+      const signal = AbortSignal.any([stopping.signal, AbortSignal.timeout(3_000)])
+      await connect(row, signal)
+      row.rttMs = Math.round(await libp2p.services.ping.ping(peerIdFromString(row.info.peerId), { signal }))
+    } catch (err) {
+      row.rttMs = null
+      row.reason = `unreachable: ${errText(err)}`
+    }
+  }
+
+  function choose(): void {
+    const reachable = sorted().filter((r) => r.rttMs !== null)
+    const keep = new Set(reachable.slice(0, want))
+    for (const row of rows.values()) row.chosen = keep.has(row)
+  }
+
+  async function rerank(): Promise<void> {
+    await Promise.all([...rows.values()].map(measure))
+    choose()
+    tick()
+  }
+
+  /**
+   * One reservation at a time: the store runs them through a queue that it clears whenever it has "enough" relays,
+   * and a cleared job never settles (observed: the second of two concurrent reservations hung forever).
+   */
+  let reserving = false
+  function tick(): void {
+    if (reserving || stopping.signal.aborted) return
+    for (const row of sorted()) {
+      if (!row.chosen || row.busy) continue
+      if (hasReservation(row) && directConnection(row.info.peerId) !== undefined) continue
+      row.busy = true
+      reserving = true
+      void (async () => {
+        try {
+          const signal = AbortSignal.any([stopping.signal, AbortSignal.timeout(3_000)])
+          await connect(row, signal)
+          await withTimeout(node.reservations.addRelay(peerIdFromString(row.info.peerId), 'configured'), 6_000)
+          row.failures = 0
+          row.reason = null
+          row.since = now().toISOString()
+          notify()
+        } catch (err) {
+          row.failures++
+          row.reason = `no reservation: ${errText(err)}`
+          row.since = null
+          if (row.failures >= 3) {
+            const spare = sorted().find((r) => !r.chosen && r.rttMs !== null)
+            if (spare !== undefined) {
+              row.chosen = false
+              spare.chosen = true
+            }
+          }
+        } finally {
+          row.busy = false
+          reserving = false
+        }
+        tick()
+      })()
+      return
+    }
+  }
+
+  const onRemoved = (): void => {
+    for (const row of rows.values()) if (!hasReservation(row)) row.since = null
+    tick()
+  }
+  node.reservations.addEventListener('relay:removed', onRemoved)
+  const checkTimer = setInterval(tick, options.checkMs ?? 500)
+  const rankTimer = setInterval(() => void rerank(), options.rerankMs ?? 30_000)
+
+  return {
+    setRelays(relays) {
+      const ids = new Set<string>()
+      for (const info of relays) {
+        if (info.peerId === node.peerId) continue
+        ids.add(info.peerId)
+        const row = rows.get(info.peerId)
+        if (row === undefined)
+          rows.set(info.peerId, {
+            info,
+            rttMs: null,
+            chosen: false,
+            since: null,
+            reason: null,
+            failures: 0,
+            busy: false,
+          })
+        else row.info = info
+      }
+      for (const id of rows.keys()) if (!ids.has(id)) rows.delete(id)
+      void rerank()
+    },
+    reserved: () =>
+      sorted()
+        .filter((r) => r.chosen && hasReservation(r))
+        .map((r) => r.info),
+    all: () => sorted().map((r) => r.info),
+    status: () =>
+      sorted().map((r) => {
+        const reserved = hasReservation(r)
+        return {
+          node: r.info.node,
+          peerId: r.info.peerId,
+          reserved,
+          rttMs: r.rttMs,
+          since: reserved ? r.since : null,
+          reason: reserved ? null : r.chosen ? r.reason : (r.reason ?? `not among the ${want} nearest relays`),
+        }
+      }),
+    waitReserved(count, signal) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          const held = [...rows.values()].filter(hasReservation).length
+          if (held >= Math.min(count, rows.size)) {
+            waiters.delete(check)
+            clearInterval(timer)
+            resolve()
+          }
+        }
+        const timer = setInterval(check, 100)
+        waiters.add(check)
+        signal.addEventListener(
+          'abort',
+          () => {
+            waiters.delete(check)
+            clearInterval(timer)
+            reject(signal.reason)
+          },
+          { once: true },
+        )
+        check()
+      })
+    },
+    stop() {
+      stopping.abort()
+      clearInterval(checkTimer)
+      clearInterval(rankTimer)
+      node.reservations.removeEventListener('relay:removed', onRemoved)
+      for (const w of waiters) w()
+    },
+  }
+}
