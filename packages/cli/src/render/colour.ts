@@ -21,7 +21,8 @@ export type Paint = (text: string, style: Style | null) => string
 
 export const noColour: Paint = (text) => text
 
-export const ansiColour: Paint = (text, style) => (style === null ? text : `\x1b[${CODES[style]}m${text}\x1b[0m`)
+export const ansiColour: Paint = (text, style) =>
+  style === null || text === '' ? text : `\x1b[${CODES[style]}m${text}\x1b[0m`
 
 export function wantColour(isTTY: boolean, env: Readonly<Record<string, string | undefined>>): boolean {
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false

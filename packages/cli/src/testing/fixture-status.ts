@@ -4,7 +4,7 @@
  * (also the relay), edge-b2 (behind a cone NAT, punched). Site C: edge-c1 behind a symmetric NAT (relayed via
  * edge-b1), edge-c2 not reachable at all. `fixtureStatusB` is edge-b1's own view, for the combined graph.
  */
-import type { AgentStatus, PeerStatus } from '@podlink/core'
+import type { AgentStatus, DestinationTrace, PeerStatus } from '@podlink/core'
 
 /** The clock every fixture time is relative to (renderers take `now` so output is deterministic). */
 export const FIXTURE_NOW = new Date('2025-06-01T12:00:00Z')
@@ -239,4 +239,42 @@ export const fixtureStatusB: AgentStatus = {
       reason: 'edge-c1 dialled in: it holds a relay reservation on this node',
     },
   ],
+}
+
+/** What edge-a1's agent answers for `GET /trace?dst=10.96.0.20:80`. */
+export const fixtureTrace: DestinationTrace = {
+  destination: '10.96.0.20:80/tcp',
+  ip: '10.96.0.20',
+  port: 80,
+  protocol: 'tcp',
+  kind: 'service',
+  services: [fixtureStatus.services[0]!],
+  route: null,
+  capture: {
+    captured: true,
+    via: 'redirect',
+    rule: '-A PODLINK-SERVICES -d 10.96.0.20/32 -p tcp --dport 80 -j REDIRECT --to-ports 15001',
+    port: 15001,
+    reason: 'default/web:http has an off-LAN endpoint',
+  },
+  hops: [
+    {
+      target: '10.244.1.7:8080',
+      node: 'edge-a1',
+      class: 'local',
+      path: null,
+      relay: null,
+      reason: 'endpoint of default/web:http (local)',
+    },
+    {
+      target: '10.244.3.9:8080',
+      node: 'edge-b1',
+      class: 'mesh',
+      path: 'direct',
+      relay: null,
+      reason: 'endpoint of default/web:http (mesh); direct to edge-b1',
+    },
+  ],
+  verdict: 'captured; the proxy picks one of 2/2 reachable endpoint(s) per connection',
+  broken: false,
 }

@@ -1,1 +1,2 @@
-export { FIXTURE_NOW, FIXTURE_PEER_IDS, fixtureStatus, fixtureStatusB } from './fixture-status.ts'
+export { type FakeCli, fakeCli } from './fake-cli-context.ts'
+export { FIXTURE_NOW, FIXTURE_PEER_IDS, fixtureStatus, fixtureStatusB, fixtureTrace } from './fixture-status.ts'
