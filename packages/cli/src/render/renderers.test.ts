@@ -47,7 +47,6 @@ describe('renderPeers', () => {
   })
   it('aligns columns whether or not it is coloured', () => {
     const plain = renderPeers(s, FIXTURE_NOW, noColour)
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping ANSI escapes
     const stripped = renderPeers(s, FIXTURE_NOW, ansiColour).replace(/\x1b\[[0-9;]*m/g, '')
     expect(stripped).toBe(plain)
     expect(renderPeers(s, FIXTURE_NOW, ansiColour)).toContain('\x1b[33mrelay via edge-b1\x1b[0m')
