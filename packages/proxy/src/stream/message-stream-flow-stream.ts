@@ -17,6 +17,7 @@ export interface MessageStreamLike {
   abort(err: Error): void
   pause(): void
   resume(): void
+  unshift(data: Uint8Array): void
   addEventListener(type: 'message', listener: (evt: { readonly data: MessageChunk }) => void): void
   addEventListener(type: 'close', listener: (evt: { readonly error?: Error | undefined }) => void): void
   addEventListener(type: 'drain' | 'end', listener: () => void): void
@@ -50,6 +51,7 @@ export function messageStreamFlowStream(
   )
   let handlers: FlowStreamHandlers | null = null
   let listening = false
+  let paused = false
   let closed = false
   const terminal = (): boolean => stream.status === 'closed' || stream.status === 'aborted' || stream.status === 'reset'
 
@@ -58,8 +60,20 @@ export function messageStreamFlowStream(
     stream.addEventListener('message', (evt) => {
       const h = handlers
       if (h === null) return
-      if (evt.data instanceof Uint8Array) h.onData(evt.data)
-      else for (const part of evt.data) h.onData(part)
+      if (evt.data instanceof Uint8Array) {
+        h.onData(evt.data)
+        return
+      }
+      // One message holds everything that queued while paused (up to a yamux window). Hand it over part by part
+      // and put the rest back once the reader pauses, so a slow sink holds one part, not a window.
+      const parts = [...evt.data]
+      for (let i = 0; i < parts.length; i++) {
+        if (paused && !terminal()) {
+          for (let j = parts.length - 1; j >= i; j--) stream.unshift(parts[j]!)
+          return
+        }
+        h.onData(parts[i]!)
+      }
     })
     // libp2p emits 'end' before the 'close' of a reset or abort: that is no end of data, the close reports it.
     stream.addEventListener('end', () => {
@@ -78,9 +92,11 @@ export function messageStreamFlowStream(
       return stream.writableNeedsDrain
     },
     pause: () => {
+      paused = true
       if (!terminal() && stream.readableEnded === false) safely(() => stream.pause())
     },
     resume: () => {
+      paused = false
       if (!terminal()) safely(() => stream.resume())
     },
     closeWrite: () => {
