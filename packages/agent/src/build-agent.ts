@@ -37,6 +37,18 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
   let stopping = false
   let recomputing: Promise<void> | null = null
   let again = false
+  let refresh: NodeJS.Timeout | null = null
+
+  /** Probes run beside routing, never in front of it: a route is never held back by a slow dial. */
+  function probeLan(): void {
+    if (!prober || stopping) return
+    prober.evaluate(lanTargets(cluster.view())).then(
+      (changed) => {
+        if (changed) scheduleRecompute()
+      },
+      (err: unknown) => log.warn({ err: String(err) }, 'lan probe round failed'),
+    )
+  }
 
   function lanTargets(view: ClusterView): LanTarget[] {
     const targets: LanTarget[] = []
@@ -68,7 +80,7 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
   async function recompute(): Promise<void> {
     const view = cluster.view()
     if (tunnel) await tunnel.setMembers(members(view))
-    if (prober) await prober.evaluate(lanTargets(view))
+    probeLan()
     table = computeRouting({
       view,
       self: config.nodeName,
@@ -162,10 +174,14 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
       })
       await recompute()
       statusServer = await startStatusServer(config.statusSocket, () => this.status())
+      // The prober decides what is due (failed probes soon, proven ones every minute); this only wakes it.
+      refresh = setInterval(probeLan, 1000)
+      refresh.unref()
       log.info({ routes: table.routes.length, conflicts: table.conflicts.length }, 'agent ready')
     },
     async stop() {
       stopping = true
+      if (refresh) clearInterval(refresh)
       await statusServer?.close()
       await recomputing
       await cluster.stop()
@@ -196,7 +212,11 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
           healthy: true,
           lastError: null,
         },
-        health: { ready: cluster.status().synced, healthy: true, reasons: cluster.status().synced ? [] : ['cluster view not synced yet'] },
+        health: {
+          ready: cluster.status().synced,
+          healthy: true,
+          reasons: cluster.status().synced ? [] : ['cluster view not synced yet'],
+        },
       }
     },
   }

@@ -34,7 +34,7 @@ export class LanProber {
   readonly #probe: LanProbe
   readonly #log: Logger
   readonly #options: Required<LanProberOptions>
-  readonly #verdicts = new Map<string, { key: string; verdict: LanVerdict; at: number }>()
+  readonly #verdicts = new Map<string, { key: string; verdict: LanVerdict; at: number; failures: number }>()
   readonly #inFlight = new Map<string, Promise<LanVerdict>>()
 
   constructor(probe: LanProbe, log: Logger, options: LanProberOptions) {
@@ -65,9 +65,12 @@ export class LanProber {
         this.#verdicts.delete(node)
       }
     }
+    // A failed probe is retried soon (1 s, doubling to 30 s): the peer may not have learnt our peer ID yet.
     const due = targets.filter((t) => {
       const v = this.#verdicts.get(t.node)
-      return !v || v.key !== keyOf(t) || now - v.at >= this.#options.refreshMs
+      if (!v || v.key !== keyOf(t)) return true
+      const wait = v.verdict.lan ? this.#options.refreshMs : Math.min(1000 * 2 ** Math.max(0, v.failures - 1), 30_000)
+      return now - v.at >= wait
     })
     const results = await Promise.all(due.map(async (t) => ({ t, verdict: await this.#probeOnce(t) })))
     for (const { t, verdict } of results) {
@@ -76,7 +79,9 @@ export class LanProber {
         changed = true
         this.#log.info({ peer: t.node, lan: verdict.lan, reason: verdict.reason }, 'lan membership')
       }
-      this.#verdicts.set(t.node, { key: keyOf(t), verdict, at: now })
+      const prev = this.#verdicts.get(t.node)
+      const failures = verdict.lan ? 0 : prev && prev.key === keyOf(t) ? prev.failures + 1 : 1
+      this.#verdicts.set(t.node, { key: keyOf(t), verdict, at: now, failures })
     }
     return changed
   }
@@ -85,8 +90,23 @@ export class LanProber {
     const running = this.#inFlight.get(t.node)
     if (running) return running
     const p = (async (): Promise<LanVerdict> => {
+      if (t.internalIP === this.#options.selfIP) {
+        // Dialling our own address reaches ourselves: a node with our IP is on another site by definition.
+        return { lan: false, reason: `InternalIP ${t.internalIP} is also ours: ${t.node} is on another site` }
+      }
+      const signal = AbortSignal.timeout(this.#options.timeoutMs)
       try {
-        const { observedIP } = await this.#probe.probe(t, AbortSignal.timeout(this.#options.timeoutMs))
+        // The deadline holds even if a dial ignores its signal: a stuck probe must not stall routing.
+        const { observedIP } = await Promise.race([
+          this.#probe.probe(t, signal),
+          new Promise<never>((_, reject) => {
+            const timer = setTimeout(
+              () => reject(new Error(`no answer in ${this.#options.timeoutMs} ms`)),
+              this.#options.timeoutMs + 250,
+            )
+            timer.unref()
+          }),
+        ])
         if (observedIP === this.#options.selfIP) {
           return {
             lan: true,

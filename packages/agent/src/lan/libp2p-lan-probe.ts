@@ -15,7 +15,7 @@ const MAX_ANSWER = 64
 export async function handleWhoami(node: TunnelNode): Promise<void> {
   await node.libp2p.handle(WHOAMI_PROTOCOL, (stream: Stream, connection: Connection) => {
     const ip = connection.remoteAddr.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value ?? ''
-    stream.send(new TextEncoder().encode(ip))
+    stream.send(new TextEncoder().encode(`${ip}\n`))
     void stream.close().catch(() => stream.abort(new Error('whoami close failed')))
   })
 }
@@ -27,11 +27,19 @@ export function libp2pLanProbe(node: TunnelNode): LanProbe {
       const addr = multiaddr(`/${family}/${t.internalIP}/tcp/${t.port}/p2p/${t.peerId}`)
       const conn = await node.libp2p.dial(addr, { signal, force: true })
       const stream = await conn.newStream(WHOAMI_PROTOCOL, { signal })
+      // The answer ends at its newline: waiting for the stream's end would wait on the peer's graceful
+      // close, measured at over 6 s here.
       let answer = ''
-      for await (const chunk of stream) {
-        answer += new TextDecoder().decode(chunk.subarray())
-        if (answer.length > MAX_ANSWER) throw new Error('whoami answer too long')
+      try {
+        for await (const chunk of stream) {
+          answer += new TextDecoder().decode(chunk.subarray())
+          if (answer.includes('\n')) break
+          if (answer.length > MAX_ANSWER) throw new Error('whoami answer too long')
+        }
+      } finally {
+        stream.abort(new Error('whoami done'))
       }
+      if (!answer.includes('\n')) throw new Error('whoami answer cut short')
       return { observedIP: answer.trim() }
     },
   }

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { assertSupportedRuntime, PodlinkError } from '@podlink/core'
 import { logFile } from '../lab/daemons.ts'
-import { agentCommand } from '../lab/lab-agents.ts'
+import { agentCommand, agentSocketPath } from '../lab/lab-agents.ts'
 import { ADMIN_USER, kubeconfigPath, startLabApiServer, stopLabApiServer } from '../lab/lab-apiserver.ts'
 import { labDown } from '../lab/lab-down.ts'
 import { labStatus, loadLabTopology, renderLabStatus, resolveLab, runningLabs } from '../lab/lab-status.ts'
@@ -83,8 +83,12 @@ async function main(argv: string[]): Promise<number> {
         console.log(`lab ${topology.name} is up in ${(report.totalMs / 1000).toFixed(1)} s (${phases})`)
         console.log(`  pnpm lab status --lab ${topology.name}    pnpm lab down ${topology.name}`)
       } catch (err) {
-        console.error(`lab ${topology.name} failed to come up; taking it down`)
-        await labDown(topology.name)
+        if (process.env.PODLINK_LAB_KEEP === '1')
+          console.error(`lab ${topology.name} failed to come up; kept for inspection (PODLINK_LAB_KEEP=1)`)
+        else {
+          console.error(`lab ${topology.name} failed to come up; taking it down (PODLINK_LAB_KEEP=1 keeps it)`)
+          await labDown(topology.name)
+        }
         throw err
       }
       return 0
@@ -113,7 +117,7 @@ async function main(argv: string[]): Promise<number> {
         throw new PodlinkError('ERR_USAGE', 'Cannot exec without a host and a command: pnpm lab exec NAME -- CMD...')
       const env = {
         ...process.env,
-        PODLINK_AGENT_SOCKET: `${stateDir(lab)}/nodes/${name}/agent.sock`,
+        PODLINK_AGENT_SOCKET: agentSocketPath(lab, name),
         PODLINK_LAB: lab,
       }
       return spawnSync('ip', ['netns', 'exec', hostNsOf(lab, name), ...command], { stdio: 'inherit', env }).status ?? 1

@@ -1,16 +1,114 @@
 /**
- * The lab's hook for podlink agents. Until packages/agent provides an entry point there is no agent
- * to start, and the lab says so instead of pretending.
+ * The lab's podlink agents: one per node with `agent` not false, started inside the node's namespace
+ * with a config the lab writes (kubeconfig with the node's own token, the lab's PSK, the topology's
+ * public ranges), its state and status socket under the lab's state directory.
  */
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { PodlinkError } from '@podlink/core'
+import { stringify } from 'yaml'
 import type { Topology } from '../topology/topology.ts'
-import { repoPath } from './paths.ts'
+import { daemonPid, startDaemon, stopDaemon } from './daemons.ts'
+import { kubeconfigPath } from './lab-apiserver.ts'
+import { hostNs, stateDir } from './names.ts'
+import { NODE_BIN, repoPath } from './paths.ts'
+import { run } from './run-cmd.ts'
 
 export const AGENT_MAIN = repoPath('packages/agent/src/main.ts')
+export const agentDir = (lab: string, node: string): string => `${stateDir(lab)}/nodes/${node}`
+export const agentSocketPath = (lab: string, node: string): string => `${agentDir(lab, node)}/agent.sock`
+const pskPath = (lab: string): string => `${stateDir(lab)}/psk/swarm.key`
+const label = (node: string): string => `agent-${node}`
 
 export function agentAvailable(): boolean {
   return existsSync(AGENT_MAIN)
+}
+
+/** The lab's pre-shared key, made once per lab in libp2p's swarm.key format, mode 0600. */
+async function ensurePsk(lab: string): Promise<void> {
+  if (existsSync(pskPath(lab))) return
+  mkdirSync(`${stateDir(lab)}/psk`, { recursive: true, mode: 0o700 })
+  const { randomBytes } = await import('node:crypto')
+  writeFileSync(pskPath(lab), `/key/swarm/psk/1.0.0/\n/base16/\n${randomBytes(32).toString('hex')}\n`, { mode: 0o600 })
+}
+
+function writeAgentConfig(t: Topology, node: string): string {
+  const dir = agentDir(t.name, node)
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const config = {
+    nodeName: node,
+    stateDir: `${dir}/state`,
+    statusSocket: agentSocketPath(t.name, node),
+    kube: { mode: 'kubeconfig', kubeconfig: kubeconfigPath(t.name, node), kubeProxy: false },
+    mesh: { pskFile: pskPath(t.name), publicRanges: [...t.publicRanges] },
+    // The capture rules join once the dataplane is wired into the agent.
+    dataplane: { enabled: false },
+    log: { level: process.env.PODLINK_LAB_LOG_LEVEL ?? 'info' },
+  }
+  const file = `${dir}/agent.yaml`
+  writeFileSync(file, stringify(config))
+  return file
+}
+
+export async function startLabAgent(t: Topology, node: string): Promise<void> {
+  if (!agentAvailable()) {
+    throw new PodlinkError(
+      'ERR_NO_AGENT',
+      `Cannot start the agent on ${node} as there is no agent (packages/agent/src/main.ts is missing): use --no-agents`,
+    )
+  }
+  if (daemonPid(t.name, label(node)) !== null) return
+  await ensurePsk(t.name)
+  const file = writeAgentConfig(t, node)
+  startDaemon({
+    lab: t.name,
+    label: label(node),
+    ns: hostNs(t.name, node),
+    argv: [NODE_BIN, AGENT_MAIN, '--config', file],
+  })
+}
+
+/** Resolves when the agent's status socket answers with a synced view, or fails with its log's tail. */
+export async function waitAgentReady(t: Topology, node: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const status = await readAgentStatus(agentSocketPath(t.name, node)).catch(() => null)
+    if (status && (status as { view?: { synced?: boolean } }).view?.synced) return
+    if (daemonPid(t.name, label(node)) === null) {
+      throw new PodlinkError(
+        'ERR_AGENT_EXITED',
+        `Cannot start the agent on ${node} as it exited (pnpm lab logs ${node})`,
+      )
+    }
+    if (Date.now() > deadline)
+      throw new PodlinkError(
+        'ERR_AGENT_TIMEOUT',
+        `Cannot start the agent on ${node} as it was not ready after ${timeoutMs} ms (pnpm lab logs ${node})`,
+      )
+    await sleep(50)
+  }
+}
+
+export function readAgentStatus(socketPath: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path: '/status', timeout: 2000 }, (res) => {
+      let body = ''
+      res.setEncoding('utf8').on('data', (d: string) => {
+        body += d
+      })
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body))
+        } catch (err) {
+          reject(err)
+        }
+      })
+    })
+    req.on('error', reject)
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.end()
+  })
 }
 
 export async function startLabAgents(
@@ -19,14 +117,9 @@ export async function startLabAgents(
   log: (line: string) => void,
 ): Promise<void> {
   if (nodes.length === 0) return
-  if (!agentAvailable()) {
-    throw new PodlinkError(
-      'ERR_NO_AGENT',
-      `Cannot start agents on ${nodes.join(', ')} as there is no agent yet (packages/agent has no src/main.ts): use --no-agents`,
-    )
-  }
-  log(`starting agents on ${nodes.length} nodes of ${t.name}`)
-  throw new PodlinkError('ERR_NO_AGENT', 'Cannot start agents as the agent has no lab launcher yet')
+  log(`starting agents on ${nodes.join(', ')}`)
+  for (const node of nodes) await startLabAgent(t, node)
+  await Promise.all(nodes.map((node) => waitAgentReady(t, node, 30_000)))
 }
 
 /** `pnpm lab agent NODE start|stop|kill|restart`. */
@@ -34,14 +127,51 @@ export async function agentCommand(t: Topology, node: string, action: string): P
   if (!t.nodes.some((n) => n.name === node)) {
     throw new PodlinkError('ERR_NO_HOST', `Cannot control an agent on ${node} as lab ${t.name} has no such node`)
   }
-  if (!['start', 'stop', 'kill', 'restart'].includes(action)) {
-    throw new PodlinkError('ERR_USAGE', `Cannot ${action} an agent: use start, stop, kill or restart`)
+  switch (action) {
+    case 'start':
+      await startLabAgent(t, node)
+      await waitAgentReady(t, node, 30_000)
+      return `agent on ${node} started`
+    case 'stop':
+      return (await stopDaemon(t.name, label(node), 'SIGTERM', 10_000))
+        ? `agent on ${node} stopped`
+        : `agent on ${node} was not running`
+    case 'kill': {
+      const pid = daemonPid(t.name, label(node))
+      if (pid === null) return `agent on ${node} was not running`
+      await stopDaemon(t.name, label(node), 'SIGKILL', 1000)
+      return `agent on ${node} killed (pid ${pid})`
+    }
+    case 'restart':
+      await stopDaemon(t.name, label(node), 'SIGTERM', 10_000)
+      await startLabAgent(t, node)
+      await waitAgentReady(t, node, 30_000)
+      return `agent on ${node} restarted`
+    default:
+      throw new PodlinkError('ERR_USAGE', `Cannot ${action} an agent: use start, stop, kill or restart`)
   }
-  if (!agentAvailable()) {
-    throw new PodlinkError(
-      'ERR_NO_AGENT',
-      `Cannot ${action} the agent on ${node} as there is no agent yet (packages/agent has no src/main.ts)`,
-    )
-  }
-  throw new PodlinkError('ERR_NO_AGENT', 'Cannot control agents as the agent has no lab launcher yet')
+}
+
+/** Runs the podlink CLI inside a node's namespace against that node's agent. */
+export function podlinkOnNode(
+  lab: string,
+  node: string,
+  args: readonly string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run(
+    [
+      'ip',
+      'netns',
+      'exec',
+      hostNs(lab, node),
+      'env',
+      `PODLINK_AGENT_SOCKET=${agentSocketPath(lab, node)}`,
+      NODE_BIN,
+      repoPath('packages/cli/src/main.ts'),
+      ...args,
+    ],
+    {
+      allowFail: true,
+    },
+  )
 }
