@@ -44,7 +44,13 @@ export {
   type TcpFlowOutcome,
   type TcpProxyOptions,
 } from './tcp/proxy-tcp.ts'
-export { type DatagramFraming, type UdpExitRun, udpExitSplice } from './udp/udp-exit.ts'
+export {
+  type DatagramFraming,
+  framedSender,
+  UDP_STREAM_OVERDRAFT_BYTES,
+  type UdpExitRun,
+  udpExitSplice,
+} from './udp/udp-exit.ts'
 export {
   type CapturedDatagramLike,
   createUdpProxy,

@@ -7,6 +7,24 @@ export interface DatagramFraming {
   createDecoder(): { push(chunk: Uint8Array): Uint8Array[]; readonly pendingBytes: number }
 }
 
+/**
+ * Bytes a UDP flow may queue on a stream that asked to drain before datagrams are dropped: enough for a burst of
+ * replies (a DNS answer train, a 60 KB datagram) without letting a flood grow the queue without bound.
+ */
+export const UDP_STREAM_OVERDRAFT_BYTES = 256 * 1024
+
+/** Frames datagrams onto `stream`; drops (returns false) once the stream is full past the overdraft. */
+export function framedSender(stream: FlowStream, framing: DatagramFraming): (payload: Uint8Array) => boolean {
+  let overdraft = 0
+  return (payload) => {
+    if (!stream.needsDrain) overdraft = 0
+    else if (overdraft + payload.length > UDP_STREAM_OVERDRAFT_BYTES) return false
+    else overdraft += payload.length
+    stream.send(framing.encode(payload))
+    return true
+  }
+}
+
 export interface UdpExitRun {
   readonly txBytes: number
   readonly rxBytes: number
@@ -55,15 +73,12 @@ export function udpExitSplice(
   }
   if (idleTimeoutMs > 0) arm(idleTimeoutMs)
 
+  const send = framedSender(stream, options.framing)
   socket.on('message', (msg) => {
     if (finished) return
     last = timers.now()
-    if (stream.needsDrain) {
-      dropped++
-      return
-    }
-    txBytes += msg.length
-    stream.send(options.framing.encode(msg))
+    if (send(msg)) txBytes += msg.length
+    else dropped++
   })
   // ICMP port unreachable surfaces as ECONNREFUSED on a connected UDP socket: the pod may listen later, keep going.
   socket.on('error', () => {})

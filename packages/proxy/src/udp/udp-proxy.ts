@@ -5,7 +5,7 @@ import { endpointId } from '../balance/pick-endpoint.ts'
 import type { FlowRegistry, TrackedFlow } from '../registry/flow-registry.ts'
 import type { FlowAddress, FlowStream, OpenFlowStream, Timers } from '../stream/flow-stream.ts'
 import type { FlowTarget } from '../tcp/proxy-tcp.ts'
-import type { DatagramFraming } from './udp-exit.ts'
+import { type DatagramFraming, framedSender } from './udp-exit.ts'
 
 /** A datagram as the dataplane's UDP capture hands it over (its CapturedDatagram). */
 export interface CapturedDatagramLike {
@@ -198,9 +198,9 @@ export function createUdpProxy(deps: UdpSenderDeps, options: UdpProxyOptions = {
         onClose: () => remove(flow),
       })
       flow.end = () => s.closeWrite()
+      const send = framedSender(s, deps.framing)
       flow.send = (payload) => {
-        if (s.needsDrain) dropped++
-        else s.send(deps.framing.encode(payload))
+        if (!send(payload)) dropped++
       }
       flow.pending = null
       if (flows.get(flow.key) !== flow) s.closeWrite()
