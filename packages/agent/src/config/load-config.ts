@@ -206,7 +206,10 @@ function nest(values: ReadonlyMap<string, unknown>): Record<string, unknown> {
   for (const [path, v] of values) {
     const keys = path.split('.')
     let o = out
-    for (const k of keys.slice(0, -1)) o = (o[k] ??= {}) as Record<string, unknown>
+    for (const k of keys.slice(0, -1)) {
+      o[k] ??= {}
+      o = o[k] as Record<string, unknown>
+    }
     o[keys[keys.length - 1]!] = v
   }
   return out

@@ -45,7 +45,11 @@ describe('CidrTable.lookup (longest prefix match)', () => {
     ['fd00::/8', []],
   ]
   it.each(covering)('networks covering %s, widest first: %j', (network, expected) => {
-    expect(table().covering(network).map((e) => e.value)).toEqual(expected)
+    expect(
+      table()
+        .covering(network)
+        .map((e) => e.value),
+    ).toEqual(expected)
   })
 
   it('returns the matching network with the value', () => {

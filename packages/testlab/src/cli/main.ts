@@ -13,7 +13,7 @@ import { ADMIN_USER, kubeconfigPath, startLabApiServer, stopLabApiServer } from 
 import { labDown } from '../lab/lab-down.ts'
 import { labStatus, loadLabTopology, renderLabStatus, resolveLab, runningLabs } from '../lab/lab-status.ts'
 import { labUp } from '../lab/lab-up.ts'
-import { API_HOST, hostNs, labHosts, stateDir } from '../lab/names.ts'
+import { API_HOST, hostNs, labHosts } from '../lab/names.ts'
 import { NODE_BIN, repoPath } from '../lab/paths.ts'
 import { loadTopologyText } from '../topology/parse-topology.ts'
 
