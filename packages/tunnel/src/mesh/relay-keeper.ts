@@ -41,6 +41,8 @@ interface Row {
   reason: string | null
   failures: number
   busy: boolean
+  /** A failed relay waits one check period, so a dead relay cannot starve the others' reservations. */
+  retryAt: number
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -62,6 +64,7 @@ const errText = (err: unknown): string => (err instanceof Error ? err.message : 
  */
 export function createRelayKeeper(node: MeshNode, options: RelayKeeperOptions = {}): RelayKeeper {
   const want = options.want ?? 2
+  const checkMs = options.checkMs ?? 500
   const now = options.now ?? (() => new Date())
   const rows = new Map<string, Row>()
   const libp2p = node.libp2p
@@ -122,7 +125,7 @@ export function createRelayKeeper(node: MeshNode, options: RelayKeeperOptions = 
   function tick(): void {
     if (reserving || stopping.signal.aborted) return
     for (const row of sorted()) {
-      if (!row.chosen || row.busy) continue
+      if (!row.chosen || row.busy || row.retryAt > Date.now()) continue
       if (hasReservation(row) && directConnection(row.info.peerId) !== undefined) continue
       row.busy = true
       reserving = true
@@ -137,6 +140,7 @@ export function createRelayKeeper(node: MeshNode, options: RelayKeeperOptions = 
           notify()
         } catch (err) {
           row.failures++
+          row.retryAt = Date.now() + checkMs
           row.reason = `no reservation: ${errText(err)}`
           row.since = null
           if (row.failures >= 3) {
@@ -161,7 +165,7 @@ export function createRelayKeeper(node: MeshNode, options: RelayKeeperOptions = 
     tick()
   }
   node.reservations.addEventListener('relay:removed', onRemoved)
-  const checkTimer = setInterval(tick, options.checkMs ?? 500)
+  const checkTimer = setInterval(tick, checkMs)
   const rankTimer = setInterval(() => void rerank(), options.rerankMs ?? 30_000)
 
   return {
@@ -180,6 +184,7 @@ export function createRelayKeeper(node: MeshNode, options: RelayKeeperOptions = 
             reason: null,
             failures: 0,
             busy: false,
+            retryAt: 0,
           })
         else row.info = info
       }

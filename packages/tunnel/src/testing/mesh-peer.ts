@@ -107,8 +107,12 @@ async function handle(m: Record<string, unknown>): Promise<object> {
     }
     case 'waitReserved': {
       const t0 = performance.now()
-      await must().waitReserved(Number(m.count ?? 1), AbortSignal.timeout(timeoutMs))
-      return { ms: Math.round(performance.now() - t0), relays: must().relays() }
+      try {
+        await must().waitReserved(Number(m.count ?? 1), AbortSignal.timeout(timeoutMs))
+      } catch {
+        return { ok: false, relays: must().relays() }
+      }
+      return { ok: true, ms: Math.round(performance.now() - t0), relays: must().relays() }
     }
     case 'waitRelay': {
       const t0 = performance.now()
@@ -185,7 +189,7 @@ async function handle(m: Record<string, unknown>): Promise<object> {
         const echo = await echoOnce(conn, 'outsider')
         return { ok: true, echo }
       } catch (err) {
-        return { ok: false, error: String(err) }
+        return { ok: false, reason: String(err) }
       }
     }
     case 'connections':
