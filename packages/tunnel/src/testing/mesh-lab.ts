@@ -3,7 +3,7 @@
  * `--no-agents`, runs one mesh-peer.ts per node in its namespace, and talks to each over JSON lines.
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, rmSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { generateSwarmKey, writeSwarmKey } from '../node/swarm-key.ts'
@@ -32,12 +32,18 @@ function labCli(args: string[]): { code: number; out: string } {
   return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` }
 }
 
-export async function labUp(): Promise<{ pskFile: string; otherPskFile: string }> {
+/** `noDelay`: the same topology without the routers' delays (the userspace delayer caps throughput). */
+export async function labUp(options: { noDelay?: boolean } = {}): Promise<{ pskFile: string; otherPskFile: string }> {
   labCli(['down', LAB])
-  const r = labCli(['up', TOPOLOGY, '--no-agents'])
-  if (r.code !== 0) throw new Error(`lab up failed: ${r.out}`)
   rmSync(STATE, { recursive: true, force: true })
   mkdirSync(STATE, { recursive: true })
+  let file = TOPOLOGY
+  if (options.noDelay === true) {
+    file = `${STATE}/meshlab-nodelay.yaml`
+    writeFileSync(file, readFileSync(TOPOLOGY, 'utf8').replace(/, delayMs: \d+/g, ''))
+  }
+  const r = labCli(['up', file, '--no-agents'])
+  if (r.code !== 0) throw new Error(`lab up failed: ${r.out}`)
   const pskFile = `${STATE}/swarm.key`
   const otherPskFile = `${STATE}/other.key`
   await writeSwarmKey(pskFile, generateSwarmKey())
