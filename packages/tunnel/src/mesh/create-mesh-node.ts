@@ -7,6 +7,7 @@ import { preSharedKey } from '@libp2p/pnet'
 import { type TCPSocketOptions, tcp } from '@libp2p/tcp'
 import { tls } from '@libp2p/tls'
 import { yamux } from '@libp2p/yamux'
+import { PodlinkError } from '@podlink/core'
 import { createLibp2p } from 'libp2p'
 import { createAnnounceFilter } from '../node/announce-filter.ts'
 import type {
@@ -97,7 +98,10 @@ export async function createMeshNode(options: MeshNodeOptions, components: Tunne
   const reservations = (transport as unknown as { reservationStore?: RelayReservations } | undefined)?.reservationStore
   if (reservations === undefined) {
     await libp2p.stop()
-    throw new Error('Cannot build the mesh node as the circuit relay transport has no reservation store')
+    throw new PodlinkError(
+      'MESH_NODE',
+      'Cannot build the mesh node as the circuit relay transport has no reservation store',
+    )
   }
   return {
     libp2p: libp2p as unknown as TunnelNode['libp2p'],

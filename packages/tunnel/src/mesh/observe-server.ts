@@ -40,5 +40,10 @@ export async function startObserveServer(options: { host?: string; ports: readon
     await close()
     throw new PodlinkError('OBSERVE_LISTEN', `Cannot start the observe server as ${String(err)}`, { cause: err })
   }
-  return { ports: [...options.ports], close }
+  // The bound ports (a requested 0 becomes the kernel's choice).
+  const ports = servers.map((s) => {
+    const address = s.address()
+    return typeof address === 'object' && address !== null ? address.port : 0
+  })
+  return { ports, close }
 }
