@@ -8,6 +8,7 @@ import { request } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { PodlinkError } from '@podlink/core'
 import { stringify } from 'yaml'
+import { BUNDLES, bundlePath, ensureBundles } from '../build/bundle.ts'
 import type { Topology } from '../topology/topology.ts'
 import { daemonPid, startDaemon, stopDaemon } from './daemons.ts'
 import { kubeconfigPath } from './lab-apiserver.ts'
@@ -74,7 +75,9 @@ export async function waitAgentReady(t: Topology, node: string, timeoutMs: numbe
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const status = await readAgentStatus(agentSocketPath(t.name, node)).catch(() => null)
-    if (status && (status as { view?: { synced?: boolean } }).view?.synced) return
+    // Ready means routing from a view: synced from the API, or from the cache while the API is away.
+    const view = (status as { view?: { synced?: boolean; stale?: boolean } } | null)?.view
+    if (view?.synced || view?.stale) return
     if (daemonPid(t.name, label(node)) === null) {
       throw new PodlinkError(
         'ERR_AGENT_EXITED',
@@ -117,7 +120,8 @@ export async function startLabAgents(
   log: (line: string) => void,
 ): Promise<void> {
   if (nodes.length === 0) return
-  log(`starting agents on ${nodes.join(', ')}`)
+  const built = ensureBundles()
+  log(`starting agents on ${nodes.join(', ')}${built.length > 0 ? ` (rebuilt ${built.join(', ')})` : ''}`)
   for (const node of nodes) await startLabAgent(t, node)
   await Promise.all(nodes.map((node) => waitAgentReady(t, node, 30_000)))
 }
