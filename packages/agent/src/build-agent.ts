@@ -1,18 +1,40 @@
 /**
- * The only place where concrete parts meet: identity, mesh, cluster view, LAN membership, routing and
- * the status API. Services start in order and stop in reverse.
+ * The only place where concrete parts meet: identity, cluster view, mesh, LAN membership, routing,
+ * capture rules, the data path, status and metrics. Services start in order and stop in reverse.
  */
 import { chmodSync, mkdirSync } from 'node:fs'
-import type { AgentStatus, ClusterView, Conflict, Logger, PeerStatus, RoutingTable } from '@podlink/core'
-import { computeRouting, PEER_ID_ANNOTATION, peerIdShapeError } from '@podlink/routing'
-import { createTunnelNode, loadOrCreateIdentityKey, loadSwarmKey, type TunnelNode } from '@podlink/tunnel'
+import type { AgentStatus, Conflict, HealthStatus, Logger, RoutingTable } from '@podlink/core'
+import { createDataplane, createNetfilter, type Dataplane } from '@podlink/dataplane'
+import { computeRouting, PEER_ID_ANNOTATION } from '@podlink/routing'
+import {
+  createMesh,
+  createMeshNode,
+  loadOrCreateIdentityKey,
+  loadSwarmKey,
+  type Mesh,
+  type MeshNode,
+} from '@podlink/tunnel'
 import type { ClusterSource } from './cluster-source.ts'
 import type { AgentConfig } from './config/agent-config.ts'
+import { createDataflow, type Dataflow } from './dataflow/dataflow.ts'
+import { dataplaneStatus } from './dataflow/dataplane-status.ts'
 import { LanProber, type LanTarget } from './lan/lan-prober.ts'
 import { handleWhoami, libp2pLanProbe } from './lan/libp2p-lan-probe.ts'
+import {
+  directoryOptions,
+  internalIP,
+  isRelayNode,
+  MESH_PORT_ANNOTATION,
+  meshPeers,
+  meshPortOf,
+  peerIdOf,
+  publicAddrsOf,
+  relayInfos,
+} from './mesh/peer-directory.ts'
+import { createAgentMetrics, type ObserveServer, startObserveServer } from './observe/index.ts'
 import { type StatusServer, startStatusServer } from './status/status-server.ts'
 
-export const MESH_PORT_ANNOTATION = 'podlink.io/mesh-port'
+export { MESH_PORT_ANNOTATION }
 export const AGENT_VERSION = '0.1.0'
 
 export interface AgentDeps {
@@ -29,9 +51,17 @@ export interface Agent {
 export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
   const { log, cluster } = deps
   const startedAt = new Date().toISOString()
-  let tunnel: TunnelNode | null = null
+  const dir = directoryOptions(config.nodeName, config.mesh.listenPort, config.mesh.publicRanges)
+  const metrics = createAgentMetrics()
+  const marks = { bypass: config.dataplane.bypassMark, tproxy: config.dataplane.tproxyMark }
+  let node: MeshNode | null = null
+  let mesh: Mesh | null = null
   let prober: LanProber | null = null
+  let dataplane: Dataplane | null = null
+  let dataplaneStarted = false
+  let dataflow: Dataflow | null = null
   let statusServer: StatusServer | null = null
+  let observe: ObserveServer | null = null
   let table: RoutingTable = { routes: [], services: [], conflicts: [] }
   const reportedConflicts = new Set<string>()
   let stopping = false
@@ -42,7 +72,7 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
   /** Probes run beside routing, never in front of it: a route is never held back by a slow dial. */
   function probeLan(): void {
     if (!prober || stopping) return
-    prober.evaluate(lanTargets(cluster.view())).then(
+    prober.evaluate(lanTargets()).then(
       (changed) => {
         if (changed) scheduleRecompute()
       },
@@ -50,43 +80,31 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
     )
   }
 
-  function lanTargets(view: ClusterView): LanTarget[] {
+  function lanTargets(): LanTarget[] {
     const targets: LanTarget[] = []
-    for (const node of view.nodes.values()) {
-      if (node.name === config.nodeName) continue
-      const peerId = node.annotations[PEER_ID_ANNOTATION]
-      const ip = node.addresses.find((a) => a.type === 'InternalIP')?.address
-      if (!peerId || peerIdShapeError(peerId) !== null || !ip) continue
-      const port = Number(node.annotations[MESH_PORT_ANNOTATION] ?? config.mesh.listenPort)
-      targets.push({
-        node: node.name,
-        peerId,
-        internalIP: ip,
-        port: Number.isInteger(port) && port > 0 && port < 65536 ? port : config.mesh.listenPort,
-      })
+    for (const n of cluster.view().nodes.values()) {
+      if (n.name === config.nodeName) continue
+      const peerId = peerIdOf(n)
+      const ip = internalIP(n)
+      if (peerId && ip)
+        targets.push({ node: n.name, peerId, internalIP: ip, port: meshPortOf(n, config.mesh.listenPort) })
     }
     return targets
   }
 
-  function members(view: ClusterView): string[] {
-    const ids: string[] = []
-    for (const node of view.nodes.values()) {
-      const id = node.annotations[PEER_ID_ANNOTATION]
-      if (id && node.name !== config.nodeName && peerIdShapeError(id) === null) ids.push(id)
-    }
-    return ids
-  }
-
   async function recompute(): Promise<void> {
     const view = cluster.view()
-    if (tunnel) await tunnel.setMembers(members(view))
+    const lanPeers = prober?.lanPeers() ?? new Set<string>()
+    if (node)
+      await node.setMembers(
+        [...view.nodes.values()].filter((n) => n.name !== config.nodeName).flatMap((n) => peerIdOf(n) ?? []),
+      )
+    mesh?.setRelays(relayInfos(view, dir))
+    mesh?.setPeers(meshPeers(view, lanPeers, dir))
     probeLan()
-    table = computeRouting({
-      view,
-      self: config.nodeName,
-      lanPeers: prober?.lanPeers() ?? new Set(),
-      kubeProxy: config.kube.kubeProxy,
-    })
+    table = computeRouting({ view, self: config.nodeName, lanPeers, kubeProxy: config.kube.kubeProxy })
+    dataflow?.refresh()
+    if (dataplane && dataplaneStarted) dataplane.sync(table)
     reportConflicts(table.conflicts)
   }
 
@@ -120,106 +138,136 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
     }
   }
 
-  function peers(): PeerStatus[] {
-    const view = cluster.view()
-    const out: PeerStatus[] = []
-    for (const t of lanTargets(view)) {
-      const verdict = prober?.verdict(t.node) ?? null
-      out.push({
-        node: t.node,
-        peerId: t.peerId,
-        lan: verdict?.lan ?? false,
-        path: verdict?.lan ? 'lan' : 'none',
-        relay: null,
-        rttMs: null,
-        addrs: [`/ip4/${t.internalIP}/tcp/${t.port}`],
-        txBytes: 0,
-        rxBytes: 0,
-        flows: 0,
-        since: null,
-        reason: verdict?.reason ?? 'not probed yet',
-      })
-    }
-    return out
+  function health(): HealthStatus {
+    const reasons: string[] = []
+    const view = cluster.status()
+    if (!view.synced && !view.stale) reasons.push('cluster view not synced yet')
+    if (config.dataplane.enabled && !dataplaneStarted) reasons.push('capture rules not installed yet')
+    const dp = dataplane?.status()
+    const healthy = !dp || dp.healthy
+    if (dp && !dp.healthy) reasons.push(`capture rules behind: ${dp.lastError ?? 'queued changes not applied in time'}`)
+    const self = cluster.view().nodes.get(config.nodeName)
+    const natted = !self || publicAddrsOf(self, dir).length === 0
+    const relays = mesh?.relays() ?? []
+    if (natted && relays.length > 0 && !relays.some((r) => r.reserved))
+      reasons.push('NATed and no relay reservation held')
+    // Behind-schedule rules make the agent unhealthy, not unready: it still carries traffic on the rules it has.
+    const ready = reasons.every((r) => r.startsWith('capture rules behind'))
+    return { ready, healthy, reasons }
   }
 
-  return {
+  const agent: Agent = {
     async start() {
       mkdirSync(config.stateDir, { recursive: true, mode: 0o700 })
       chmodSync(config.stateDir, 0o700)
       const privateKey = await loadOrCreateIdentityKey(`${config.stateDir}/identity.key`)
       const psk = await loadSwarmKey(config.mesh.pskFile)
+      cluster.onChange(scheduleRecompute)
+      await cluster.start()
+      const view = cluster.view()
+      const self = view.nodes.get(config.nodeName)
+      if (!self) log.warn({}, `node ${config.nodeName} is not in the view: check NODE_NAME`)
+      const relayServer = config.mesh.relay === 'always' || (config.mesh.relay === 'auto' && isRelayNode(self))
       const other = config.mesh.encrypter === 'tls' ? 'noise' : 'tls'
-      tunnel = await createTunnelNode(
+      node = await createMeshNode(
         {
           listen: [`/ip4/0.0.0.0/tcp/${config.mesh.listenPort}`],
           publicRanges: config.mesh.publicRanges,
           encrypters: [config.mesh.encrypter, other],
           psk: { key: psk, mode: config.mesh.pskMode },
+          relayServer,
         },
         { privateKey },
       )
-      await handleWhoami(tunnel)
-      log.info({ peer: tunnel.peerId, port: config.mesh.listenPort }, 'mesh listening')
-      cluster.onChange(scheduleRecompute)
-      await cluster.start()
-      const self = cluster.view().nodes.get(config.nodeName)
-      const selfIP = self?.addresses.find((a) => a.type === 'InternalIP')?.address
-      if (!selfIP)
-        log.warn({}, `node ${config.nodeName} has no InternalIP in the view: LAN membership cannot be proven`)
-      prober = new LanProber(libp2pLanProbe(tunnel), log, { selfIP: selfIP ?? '' })
+      await handleWhoami(node)
+      const publicAddrs = self ? publicAddrsOf(self, dir) : []
+      mesh = await createMesh(
+        node,
+        { meshPort: config.mesh.listenPort, relays: relayInfos(view, dir), publicAddrs },
+        {},
+      )
+      log.info({ peer: node.peerId, port: config.mesh.listenPort, relayServer, publicAddrs }, 'mesh listening')
+      prober = new LanProber(libp2pLanProbe(node), log, { selfIP: internalIP(self) ?? '' })
       cluster.publishAnnotations({
-        [PEER_ID_ANNOTATION]: tunnel.peerId,
+        [PEER_ID_ANNOTATION]: node.peerId,
         [MESH_PORT_ANNOTATION]: String(config.mesh.listenPort),
       })
       await recompute()
-      statusServer = await startStatusServer(config.statusSocket, () => this.status())
+      if (config.dataplane.enabled) {
+        const netfilter = await createNetfilter()
+        dataplane = createDataplane(
+          {
+            netfilter,
+            onEvent: (e) => {
+              if (e.kind === 'sync-failed') log.error({ err: String(e.error) }, 'rule sync failed')
+              else log.warn({ drift: e.drift }, 'capture rules changed from outside: repaired')
+            },
+          },
+          {
+            kubeProxy: config.kube.kubeProxy,
+            tcpPort: config.dataplane.tcpPort,
+            udpPort: config.dataplane.udpPort,
+            bypassMark: marks.bypass,
+            tproxyMark: marks.tproxy,
+          },
+        )
+        await dataplane.start(table)
+        dataplaneStarted = true
+      }
+      dataflow = createDataflow({ config, log, node, mesh, view: () => cluster.view(), table: () => table })
+      await dataflow.start()
+      statusServer = await startStatusServer(config.statusSocket, () => agent.status())
+      observe = await startObserveServer(
+        { address: config.metrics.address, port: config.metrics.port },
+        { metrics: () => metrics.render(agent.status()), health },
+      )
       // The prober decides what is due (failed probes soon, proven ones every minute); this only wakes it.
       refresh = setInterval(probeLan, 1000)
       refresh.unref()
-      log.info({ routes: table.routes.length, conflicts: table.conflicts.length }, 'agent ready')
+      log.info(
+        { routes: table.routes.length, conflicts: table.conflicts.length, capture: config.dataplane.enabled },
+        'agent ready',
+      )
     },
     async stop() {
       stopping = true
       if (refresh) clearInterval(refresh)
       await statusServer?.close()
+      await observe?.close()
       await recomputing
+      await dataflow?.stop()
+      if (dataplane && dataplaneStarted) await dataplane.stop()
+      await mesh?.stop()
       await cluster.stop()
-      await tunnel?.stop()
+      await node?.stop()
     },
     status(): AgentStatus {
+      const totals = dataflow?.peerTotals() ?? new Map<string, { flows: number; txBytes: number; rxBytes: number }>()
+      const peers = (mesh?.peers() ?? []).map((p) => {
+        const verdict = prober?.verdict(p.node)
+        const t = totals.get(p.peerId) ?? totals.get(p.node)
+        const counted = t ? { ...p, flows: t.flows, txBytes: t.txBytes, rxBytes: t.rxBytes } : p
+        return p.lan && verdict?.lan && !p.reason ? { ...counted, reason: verdict.reason } : counted
+      })
       return {
         node: config.nodeName,
-        peerId: tunnel?.peerId ?? null,
+        peerId: node?.peerId ?? null,
         version: AGENT_VERSION,
         startedAt,
         view: cluster.status(),
         routes: table.routes,
         services: table.services,
         conflicts: table.conflicts,
-        peers: peers(),
-        relays: [],
-        flows: [],
-        dataplane: {
-          enabled: false,
-          iptablesMode: null,
-          lastSyncAt: null,
-          lastSyncMs: null,
-          syncFailures: 0,
-          ruleCount: 0,
-          capturedCidrs: 0,
-          capturedServices: 0,
-          healthy: true,
-          lastError: null,
-        },
-        health: {
-          ready: cluster.status().synced,
-          healthy: true,
-          reasons: cluster.status().synced ? [] : ['cluster view not synced yet'],
-        },
+        peers,
+        relays: mesh?.relays() ?? [],
+        flows: dataflow?.flows() ?? [],
+        dataplane: dataplaneStatus(dataplane, marks),
+        health: health(),
+        pskFile: config.mesh.pskFile,
       }
     },
   }
+  return agent
 }
 
 function eventReason(c: Conflict): string {

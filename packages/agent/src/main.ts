@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** `podlink-agent`: the DaemonSet's process on every node. See `podlink-agent --help`. */
 import { assertSupportedRuntime, PodlinkError } from '@podlink/core'
+import { createDataplane, createNetfilter } from '@podlink/dataplane'
 import { AGENT_VERSION, buildAgent } from './build-agent.ts'
 import { loadConfig, readConfigFile, resolveConfig } from './config/load-config.ts'
 import { parseArgs, usage } from './config/parse-flags.ts'
@@ -41,7 +42,21 @@ async function main(argv: readonly string[]): Promise<number> {
   })
   const log = createLogger(config.log.level, { node: config.nodeName })
   if (args.command === 'cleanup') {
-    log.info({}, 'nothing to clean up: the dataplane is not wired in yet')
+    // After a crash (SIGKILL, OOM) the rules stay: remove every PODLINK-* chain and jump, our ipsets,
+    // ip rules and routes, whether or not this process made them.
+    const netfilter = await createNetfilter()
+    const dp = createDataplane(
+      { netfilter },
+      {
+        kubeProxy: config.kube.kubeProxy,
+        tcpPort: config.dataplane.tcpPort,
+        udpPort: config.dataplane.udpPort,
+        bypassMark: config.dataplane.bypassMark,
+        tproxyMark: config.dataplane.tproxyMark,
+      },
+    )
+    await dp.cleanup()
+    log.info({ iptablesMode: dp.status().mode }, 'removed podlink rules, sets, ip rules and routes')
     return 0
   }
   const cluster = createKubeClusterSource(config, log)

@@ -42,6 +42,7 @@ export {
 export { type ObserveServer, startObserveServer } from './mesh/observe-server.ts'
 export { createRelayKeeper, type RelayInfo, type RelayKeeper, type RelayKeeperOptions } from './mesh/relay-keeper.ts'
 export { UPGRADE_PROTOCOL } from './mesh/upgrade-protocol.ts'
+export { createIpRangeSet, type IpRangeSet } from './net/ip-range-set.ts'
 export { createAnnounceFilter, isPublicAddress } from './node/announce-filter.ts'
 export {
   createTunnelNode,

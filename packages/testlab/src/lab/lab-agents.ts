@@ -43,8 +43,8 @@ function writeAgentConfig(t: Topology, node: string): string {
     statusSocket: agentSocketPath(t.name, node),
     kube: { mode: 'kubeconfig', kubeconfig: kubeconfigPath(t.name, node), kubeProxy: false },
     mesh: { pskFile: pskPath(t.name), publicRanges: [...t.publicRanges] },
-    // The capture rules join once the dataplane is wired into the agent.
-    dataplane: { enabled: false },
+    // The lab runs no kube-proxy: every ClusterIP is podlink's to capture.
+    dataplane: { enabled: process.env.PODLINK_LAB_DATAPLANE !== '0' },
     log: { level: process.env.PODLINK_LAB_LOG_LEVEL ?? 'info' },
   }
   const file = `${dir}/agent.yaml`

@@ -1,0 +1,190 @@
+/**
+ * The data path of one agent: captured TCP connections and UDP datagrams -> the proxy -> a flow on the
+ * mesh (or a direct, marked connection for local and same-LAN endpoints); and the exit side, which
+ * admits flows only to this node's pods and the Service endpoints it serves.
+ */
+import type { Connection, Stream } from '@libp2p/interface'
+import type { ClusterView, FlowStatus, Logger, RoutingTable } from '@podlink/core'
+import {
+  createMarkedTcpConnection,
+  createMarkedUdpSocket,
+  createTcpCapture,
+  createUdpCapture,
+  type TcpCapture,
+  type UdpCapture,
+} from '@podlink/dataplane'
+import {
+  createFlowExit,
+  createUdpProxy,
+  EndpointBalancer,
+  FlowRegistry,
+  messageStreamFlowStream,
+  type OpenFlowStream,
+  proxyTcp,
+  socketFlowStream,
+  systemTimers,
+  type UdpProxy,
+} from '@podlink/proxy'
+import {
+  createDatagramDecoder,
+  createFlowHandler,
+  encodeDatagram,
+  endpointKey,
+  FLOW_PROTOCOL,
+  FlowProtocolError,
+  type Mesh,
+  type MeshNode,
+  openFlow,
+  readFlowResponse,
+} from '@podlink/tunnel'
+import type { AgentConfig } from '../config/agent-config.ts'
+import { internalIP, peerIndex } from '../mesh/peer-directory.ts'
+import { resolveTarget, serviceIndex } from './resolve-target.ts'
+
+/** libp2p allows 64 streams per protocol by default; every flow is a stream, both ways. */
+const FLOW_STREAM_LIMITS = { maxInboundStreams: 4096, maxOutboundStreams: 4096 }
+
+export interface DataflowDeps {
+  readonly config: AgentConfig
+  readonly log: Logger
+  readonly node: MeshNode
+  readonly mesh: Mesh
+  view(): ClusterView
+  table(): RoutingTable
+}
+
+export interface Dataflow {
+  start(): Promise<void>
+  stop(): Promise<void>
+  flows(): FlowStatus[]
+  /** Bytes and open flows per peer (keyed as flows name their peer: its peer ID). */
+  peerTotals(): Map<string, { flows: number; txBytes: number; rxBytes: number }>
+  /** Call after every routing change: refreshes the lookup indexes. */
+  refresh(): void
+}
+
+export function createDataflow(deps: DataflowDeps): Dataflow {
+  const { config, log, node, mesh } = deps
+  const mark = config.dataplane.bypassMark
+  const registry = new FlowRegistry({ maxFlows: 20_000 }, systemTimers)
+  const selfNode = (): ReturnType<ClusterView['nodes']['get']> => deps.view().nodes.get(config.nodeName)
+  const balancer = new EndpointBalancer(
+    { self: config.nodeName, zone: selfNode()?.labels['topology.kubernetes.io/zone'] ?? null },
+    systemTimers,
+  )
+  let peers = peerIndex(deps.view())
+  let services = serviceIndex(deps.table())
+  let tcp: TcpCapture | null = null
+  let udp: UdpCapture | null = null
+  let udpProxy: UdpProxy | null = null
+
+  const openFlowStream: OpenFlowStream = async (peer, request, { signal }) => {
+    const conn: Connection = await mesh.connectionFor(peer, signal)
+    const stream = await openFlow(conn, request, { signal })
+    return { stream: messageStreamFlowStream(stream), answer: readFlowResponse(stream, { signal }) }
+  }
+  const peerOf = (nodeName: string): string | null => peers.get(nodeName) ?? null
+  const pathOf = (peer: string) => mesh.peers().find((p) => p.peerId === peer)?.path ?? 'none'
+  const framing = { encode: encodeDatagram, createDecoder: createDatagramDecoder }
+
+  const exit = createFlowExit<Stream>({
+    adapt: (s) => messageStreamFlowStream(s),
+    connectPod: (ip, port) => createMarkedTcpConnection({ host: ip, port, mark }),
+    createUdpSocket: (family) => createMarkedUdpSocket({ family, mark }),
+    framing,
+    refusal: (reason, message, cause) => new FlowProtocolError(reason, message, { cause }),
+    registry,
+    timers: systemTimers,
+  })
+  const handler = createFlowHandler({ policy: exitPolicy }, { exit })
+
+  /** What a peer may reach through us: our pods and the endpoints we serve; never our own addresses. */
+  function exitPolicy() {
+    const self = selfNode()
+    const served = new Set<string>()
+    for (const s of deps.table().services) {
+      for (const e of s.endpoints) if (e.node === config.nodeName) served.add(endpointKey(s.protocol, e.ip, e.port))
+    }
+    return {
+      ownPodCIDRs: [...(self?.podCIDRs ?? [])],
+      servedEndpoints: served,
+      forbidden: [
+        ...(self?.addresses.filter((a) => a.type !== 'Hostname').map((a) => a.address) ?? []),
+        '169.254.0.0/16',
+        '127.0.0.0/8',
+        '::1/128',
+      ],
+    }
+  }
+
+  return {
+    async start() {
+      await node.libp2p.handle(
+        FLOW_PROTOCOL,
+        (stream, connection) => handler.handle(stream, connection),
+        FLOW_STREAM_LIMITS,
+      )
+      if (!config.dataplane.enabled) return
+      tcp = await createTcpCapture({ port: config.dataplane.tcpPort }, (c) => {
+        const target = resolveTarget(deps.table(), services, 'tcp', c.originalDst.address, c.originalDst.port)
+        if (!target) {
+          log.warn(
+            { dst: `${c.originalDst.address}:${c.originalDst.port}` },
+            'captured a connection with no route or service: reset',
+          )
+          c.socket.resetAndDestroy()
+          return
+        }
+        void proxyTcp(
+          socketFlowStream(c.socket),
+          {
+            source: { ip: c.source.address, port: c.source.port },
+            destination: { ip: c.originalDst.address, port: c.originalDst.port },
+            target,
+          },
+          {
+            balancer,
+            registry,
+            timers: systemTimers,
+            peerOf,
+            pathOf,
+            openFlowStream,
+            connectDirect: (ip, port) => createMarkedTcpConnection({ host: ip, port, mark }),
+          },
+        ).then((outcome) => {
+          if (outcome.error)
+            log.debug(
+              { dst: `${c.originalDst.address}:${c.originalDst.port}`, err: outcome.error.message },
+              'flow ended with an error',
+            )
+        })
+      })
+      udpProxy = createUdpProxy({
+        balancer,
+        registry,
+        timers: systemTimers,
+        framing,
+        resolve: (dst) => resolveTarget(deps.table(), services, 'udp', dst.ip, dst.port),
+        peerOf,
+        openFlowStream,
+        createDirectSocket: (family) => createMarkedUdpSocket({ family, mark }),
+      })
+      const proxy = udpProxy
+      udp = createUdpCapture({ port: config.dataplane.udpPort, family: 4, bypassMark: mark }, (d) => proxy.handle(d))
+      log.info({ tcpPort: tcp.port, udpPort: config.dataplane.udpPort }, 'capture listeners ready')
+    },
+    async stop() {
+      await tcp?.close()
+      udp?.close()
+      await node.libp2p.unhandle(FLOW_PROTOCOL)
+    },
+    flows: () => registry.list(),
+    peerTotals: () => registry.peers(),
+    refresh() {
+      peers = peerIndex(deps.view())
+      services = serviceIndex(deps.table())
+    },
+  }
+}
+
+export { internalIP }
