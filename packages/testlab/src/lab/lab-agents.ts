@@ -42,7 +42,8 @@ function writeAgentConfig(t: Topology, node: string): string {
     stateDir: `${dir}/state`,
     statusSocket: agentSocketPath(t.name, node),
     kube: { mode: 'kubeconfig', kubeconfig: kubeconfigPath(t.name, node), kubeProxy: false },
-    mesh: { pskFile: pskPath(t.name), publicRanges: [...t.publicRanges] },
+    // What an operator would list: the topology's public ranges, and LANs routed on the internet without NAT.
+    mesh: { pskFile: pskPath(t.name), publicRanges: [...new Set([...t.publicRanges, ...t.lans.filter((l) => l.router.nat === 'none').map((l) => l.cidr)])] },
     // The lab runs no kube-proxy: every ClusterIP is podlink's to capture.
     dataplane: { enabled: process.env.PODLINK_LAB_DATAPLANE !== '0' },
     log: { level: process.env.PODLINK_LAB_LOG_LEVEL ?? 'info' },
