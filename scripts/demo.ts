@@ -25,6 +25,14 @@ lab('probe', '--lab', 'seed002', 'nginx-1', '10.244.0.2:80', '--count', '3', '--
 say('across the NAT: cloud pod nginx-0 -> edge pod nginx-1 (10.244.1.2)')
 lab('probe', '--lab', 'seed002', 'nginx-0', '10.244.1.2:80', '--count', '3', '--timeout', '1000')
 if (agents) {
+  say('through the nginx ClusterIP (10.96.0.80:80) from the cloud pod: endpoints on both sides of the NAT')
+  lab('probe', '--lab', 'seed002', 'nginx-0', '10.96.0.80:80', '--count', '3')
+  say('from a host process on the edge node node1 to the cloud pod')
+  lab('probe', '--lab', 'seed002', 'node1', '10.244.0.2:80', '--count', '3')
+  for (const node of ['node1', 'master']) {
+    say(`the peer table on ${node} (podlink peers)`)
+    lab('exec', '--lab', 'seed002', node, '--', process.execPath, 'packages/cli/src/main.ts', 'peers')
+  }
   say('what the agent on node1 knows (podlink status)')
   lab('exec', '--lab', 'seed002', 'node1', '--', process.execPath, 'packages/cli/src/main.ts', 'status')
 } else {

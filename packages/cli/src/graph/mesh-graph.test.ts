@@ -97,7 +97,8 @@ describe('graph renderers', () => {
     expect(svg).toContain('stroke-dasharray="2 5"')
   })
 
-  it.runIf(hasGraphviz())('Graphviz SVG (dot -Tsvg) is well-formed and names every node', () => {
+  it('Graphviz SVG (dot -Tsvg) is well-formed and names every node (./run setup installs graphviz)', () => {
+    expect(hasGraphviz(), 'dot is not installed: run ./run setup').toBe(true)
     const svg = dotToSvg(renderDot(both))
     expect(checkWellFormedXml(svg)).toContain('svg')
     // Graphviz writes '-' as the character reference &#45;.
@@ -115,7 +116,10 @@ const chromium = ['chromium', 'chromium-browser', 'google-chrome'].find(
   (b) => spawnSync(b, ['--version'], { stdio: 'ignore' }).status === 0,
 )
 
-describe.runIf(chromium !== undefined)('SVG in a headless browser', () => {
+describe('SVG in a headless browser (./run setup installs chromium)', () => {
+  it('has a headless browser to render with', () => {
+    expect(chromium, 'chromium is not installed: run ./run setup').toBeDefined()
+  })
   it.each([
     ['builtin', () => renderSvg(both)],
     ...(hasGraphviz() ? [['graphviz', () => dotToSvg(renderDot(both))] as const] : []),
