@@ -4,7 +4,7 @@
  */
 import { chmodSync, mkdirSync } from 'node:fs'
 import type { AgentStatus, Conflict, HealthStatus, Logger, RoutingTable } from '@podlink/core'
-import { createDataplane, createNetfilter, type Dataplane } from '@podlink/dataplane'
+import { computeRuleset, createDataplane, createNetfilter, type Dataplane, tracePacket } from '@podlink/dataplane'
 import { computeRouting, PEER_ID_ANNOTATION } from '@podlink/routing'
 import {
   createMesh,
@@ -31,7 +31,14 @@ import {
   publicAddrsOf,
   relayInfos,
 } from './mesh/peer-directory.ts'
-import { createAgentMetrics, type ObserveServer, startObserveServer } from './observe/index.ts'
+import {
+  createAgentMetrics,
+  explainDestination,
+  type ObserveServer,
+  parseDestination,
+  startObserveServer,
+} from './observe/index.ts'
+import { meshPing } from './status/mesh-ping.ts'
 import { type StatusServer, startStatusServer } from './status/status-server.ts'
 
 export { MESH_PORT_ANNOTATION }
@@ -54,6 +61,13 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
   const dir = directoryOptions(config.nodeName, config.mesh.listenPort, config.mesh.publicRanges)
   const metrics = createAgentMetrics()
   const marks = { bypass: config.dataplane.bypassMark, tproxy: config.dataplane.tproxyMark }
+  const rulesetOptions = {
+    kubeProxy: config.kube.kubeProxy,
+    tcpPort: config.dataplane.tcpPort,
+    udpPort: config.dataplane.udpPort,
+    bypassMark: marks.bypass,
+    tproxyMark: marks.tproxy,
+  }
   let node: MeshNode | null = null
   let mesh: Mesh | null = null
   let prober: LanProber | null = null
@@ -104,6 +118,7 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
     probeLan()
     table = computeRouting({ view, self: config.nodeName, lanPeers, kubeProxy: config.kube.kubeProxy })
     dataflow?.refresh()
+    if (mesh) metrics.notePeers(mesh.peers())
     if (dataplane && dataplaneStarted) dataplane.sync(table)
     reportConflicts(table.conflicts)
   }
@@ -216,7 +231,30 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
       }
       dataflow = createDataflow({ config, log, node, mesh, view: () => cluster.view(), table: () => table })
       await dataflow.start()
-      statusServer = await startStatusServer(config.statusSocket, () => agent.status())
+      const meshNode = node
+      const meshPaths = mesh
+      statusServer = await startStatusServer(config.statusSocket, {
+        status: () => agent.status(),
+        trace: (dst) => {
+          const d = parseDestination(dst)
+          const capture =
+            d.port === null || !config.dataplane.enabled
+              ? null
+              : tracePacket(computeRuleset(table, rulesetOptions), {
+                  dst: d.ip,
+                  dport: d.port,
+                  proto: d.protocol,
+                  hook: 'prerouting',
+                })
+          return explainDestination(agent.status(), d, capture)
+        },
+        ping: (name, count, signal) => {
+          const peerId = peerIdOf(cluster.view().nodes.get(name))
+          return peerId && name !== config.nodeName
+            ? meshPing(meshNode, meshPaths, { node: name, peerId }, count, signal)
+            : null
+        },
+      })
       observe = await startObserveServer(
         { address: config.metrics.address, port: config.metrics.port },
         { metrics: () => metrics.render(agent.status()), health },

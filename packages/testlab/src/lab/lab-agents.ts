@@ -8,7 +8,7 @@ import { request } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { PodlinkError } from '@podlink/core'
 import { stringify } from 'yaml'
-import { BUNDLES, bundlePath, ensureBundles } from '../build/bundle.ts'
+import { ensureBundles } from '../build/bundle.ts'
 import type { Topology } from '../topology/topology.ts'
 import { daemonPid, startDaemon, stopDaemon } from './daemons.ts'
 import { kubeconfigPath } from './lab-apiserver.ts'
@@ -43,7 +43,12 @@ function writeAgentConfig(t: Topology, node: string): string {
     statusSocket: agentSocketPath(t.name, node),
     kube: { mode: 'kubeconfig', kubeconfig: kubeconfigPath(t.name, node), kubeProxy: false },
     // What an operator would list: the topology's public ranges, and LANs routed on the internet without NAT.
-    mesh: { pskFile: pskPath(t.name), publicRanges: [...new Set([...t.publicRanges, ...t.lans.filter((l) => l.router.nat === 'none').map((l) => l.cidr)])] },
+    mesh: {
+      pskFile: pskPath(t.name),
+      publicRanges: [
+        ...new Set([...t.publicRanges, ...t.lans.filter((l) => l.router.nat === 'none').map((l) => l.cidr)]),
+      ],
+    },
     // The lab runs no kube-proxy: every ClusterIP is podlink's to capture.
     dataplane: { enabled: process.env.PODLINK_LAB_DATAPLANE !== '0' },
     log: { level: process.env.PODLINK_LAB_LOG_LEVEL ?? 'info' },
