@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMarkedTcpConnection, createMarkedUdpSocket } from './capture/marked-socket.ts'
 import { createTcpCapture, type TcpCapture } from './capture/tcp-capture.ts'
-import { createUdpCapture, type UdpCapture } from './capture/udp-capture.ts'
+import { type CapturedDatagram, createUdpCapture, type UdpCapture } from './capture/udp-capture.ts'
 import { parseSave } from './rules/observe-save.ts'
 import { createDataplane, type Dataplane } from './sync/create-dataplane.ts'
 import { createNetfilter } from './sync/netfilter.ts'
@@ -30,12 +30,9 @@ function topology(): void {
   sh(`${n} addr add 10.99.0.1/24 dev pldp-nr0 && ${n} addr add fd99::1/64 dev pldp-nr0 nodad`)
   sh(`${n} link set pldp-br0 up && ${n} link set pldp-np0 up && ${n} link set pldp-nr0 up`)
   sh(`ip netns exec pldp-node sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1`)
-  // KNOWN LIMITATION, measured here: with br_netfilter calling iptables for bridged frames, PREROUTING runs in
-  // the bridge and ip_rcv_core() then orphans the skb, dropping the socket TPROXY assigned, so pod-originated UDP
-  // through a bridge (flannel's cni0) is lost. Turned off in this namespace only (the sysctl is per netns).
-  sh(
-    `ip netns exec pldp-node sh -c 'test ! -d /proc/sys/net/bridge || sysctl -qw net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0'`,
-  )
+  // As on a real kube-proxy node: br_netfilter runs iptables for the bridged pod's frames (PREROUTING in bridge
+  // context). TPROXY lost pod UDP here (ip_rcv_core() orphans the skb); REDIRECT must not. The sysctl is per netns.
+  sh(`ip netns exec pldp-node sysctl -qw net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1`)
   for (const r of ['10.244.9.0/24', '10.244.2.0/24', '10.96.0.0/16']) sh(`${n} route add ${r} via 10.99.0.2`)
   for (const r of ['fd44::/64', 'fd96::/64']) sh(`${n} -6 route add ${r} via fd99::2`)
   const p = 'ip -n pldp-pod'
@@ -86,11 +83,12 @@ function snapshot(): string {
     .join('\n')
 }
 
-describe('dataplane in a namespace lab (real iptables-nft, ipset, TPROXY)', () => {
+describe('dataplane in a namespace lab (real iptables-nft, ipset, br_netfilter on, UDP by REDIRECT + conntrack)', () => {
   let leave: () => void = () => {}
   let remote: ChildProcess | undefined
   let tcp: TcpCapture | undefined
   let udp: UdpCapture | undefined
+  let udp6: UdpCapture | undefined
   let dp: Dataplane
   let baseline = ''
   const seenTcp: string[] = []
@@ -111,10 +109,12 @@ describe('dataplane in a namespace lab (real iptables-nft, ipset, TPROXY)', () =
       seenTcp.push(`${source.address}>${originalDst.address}:${originalDst.port}`)
       socket.end(`agent ${originalDst.address}:${originalDst.port}\n`)
     })
-    udp = createUdpCapture({ port: 15002 }, (d) => {
+    const answer = (d: CapturedDatagram) => {
       seenUdp.push(`${d.src.address}>${d.originalDst.address}:${d.originalDst.port}`)
-      d.reply(Buffer.from(`agent ${d.originalDst.address}:${d.originalDst.port}`))
-    })
+      d.reply(Buffer.from(`agent ${d.originalDst.address}:${d.originalDst.port} ${d.data}`))
+    }
+    udp = createUdpCapture({ port: 15002 }, answer)
+    udp6 = createUdpCapture({ port: 15002, family: 6 }, answer)
     dp = createDataplane({ netfilter: await createNetfilter() }, { kubeProxy: true })
     await dp.start(exampleTables())
   })
@@ -123,6 +123,7 @@ describe('dataplane in a namespace lab (real iptables-nft, ipset, TPROXY)', () =
     await dp?.stop().catch(() => {})
     await tcp?.close()
     await udp?.close()
+    await udp6?.close()
     leave()
     remote?.kill('SIGKILL')
     deleteNetnsWithPrefix('pldp')
@@ -143,12 +144,45 @@ describe('dataplane in a namespace lab (real iptables-nft, ipset, TPROXY)', () =
     expect(await probe('pldp-pod', 'tcp', 'fd96::10', '80')).toBe('agent fd96::10:80')
   })
 
-  it('captures UDP by TPROXY and replies from the original destination', async () => {
-    expect(await probe('pldp-pod', 'udp', '10.244.9.10', '5300')).toBe('agent 10.244.9.10:5300 from 10.244.9.10:5300')
-    expect(await probe('pldp-node', 'udp', '10.244.9.10', '5301')).toBe('agent 10.244.9.10:5301 from 10.244.9.10:5301')
-    expect(await probe('pldp-pod', 'udp', '10.96.0.10', '53')).toBe('agent 10.96.0.10:53 from 10.96.0.10:53')
-    expect(await probe('pldp-node', 'udp', '10.96.0.10', '53')).toBe('agent 10.96.0.10:53 from 10.96.0.10:53')
+  it('runs with br_netfilter active and bridge-nf-call-iptables=1 in the node namespace (as kube-proxy needs)', () => {
+    expect(sh('test -d /proc/sys/net/bridge && echo yes').trim()).toBe('yes')
+    expect(sh('sysctl -n net.bridge.bridge-nf-call-iptables').trim()).toBe('1')
+    expect(sh('sysctl -n net.bridge.bridge-nf-call-ip6tables').trim()).toBe('1')
+  })
+
+  it('captures pod- and host-originated UDP to an off-LAN pod IP and a ClusterIP; replies come from the original destination', async () => {
+    const before = udp?.stats().flows ?? 0
+    expect(await probe('pldp-pod', 'udp', '10.244.9.10', '5300')).toBe(
+      'agent 10.244.9.10:5300 hi from 10.244.9.10:5300',
+    )
+    expect(await probe('pldp-node', 'udp', '10.244.9.10', '5301')).toBe(
+      'agent 10.244.9.10:5301 hi from 10.244.9.10:5301',
+    )
+    expect(await probe('pldp-pod', 'udp', '10.96.0.10', '53')).toBe('agent 10.96.0.10:53 hi from 10.96.0.10:53')
+    expect(await probe('pldp-node', 'udp', '10.96.0.10', '53')).toBe('agent 10.96.0.10:53 hi from 10.96.0.10:53')
     expect(seenUdp).toContain('10.88.0.2>10.244.9.10:5300')
+    expect(seenUdp).toContain('10.88.0.2>10.96.0.10:53')
+    // The host's datagram keeps the source routing chose (towards pldp-remote); OUTPUT REDIRECT sent it to 127.0.0.1.
+    expect(seenUdp).toContain('10.99.0.1>10.96.0.10:53')
+    expect((udp?.stats().flows ?? 0) - before).toBe(4)
+    // The pod's flows arrived at the bridge's address, which now has a socket of its own (replies leave from it).
+    expect(udp?.stats().localSockets).toBeGreaterThanOrEqual(2)
+  })
+
+  it('keeps one flow per client port and several destinations apart, over many datagrams', async () => {
+    const out = await probe('pldp-pod', 'udp-multi', '10.244.9.10:7001,10.244.9.10:7002,10.96.0.10:53', '20')
+    expect(out).toBe('ok 60')
+  })
+
+  it('captures pod- and host-originated UDP over IPv6', async () => {
+    expect(await probe('pldp-pod', 'udp', 'fd44::10', '5353')).toBe('agent fd44::10:5353 hi from fd44::10:5353')
+    expect(await probe('pldp-node', 'udp', 'fd44::10', '5354')).toBe('agent fd44::10:5354 hi from fd44::10:5354')
+  })
+
+  it('drops a datagram sent to the capture port directly (not redirected) instead of looping it', async () => {
+    const dropped = udp?.stats().dropped ?? 0
+    expect(await probe('pldp-pod', 'udp', '10.88.0.1', '15002')).toBe('ERR timeout')
+    expect(udp?.stats().dropped).toBe(dropped + 1)
   })
 
   it('leaves same-LAN destinations and uncaptured ports untouched', async () => {
@@ -207,8 +241,6 @@ describe('dataplane in a namespace lab (real iptables-nft, ipset, TPROXY)', () =
       for (const [table, chain] of [
         ['nat', 'PREROUTING'],
         ['nat', 'OUTPUT'],
-        ['mangle', 'PREROUTING'],
-        ['mangle', 'OUTPUT'],
       ] as const) {
         expect(
           saved
@@ -219,8 +251,10 @@ describe('dataplane in a namespace lab (real iptables-nft, ipset, TPROXY)', () =
         ).toHaveLength(1)
       }
     }
-    expect(sh('ip rule')).toMatch(/fwmark 0x1000\/0x1000 lookup 1511/)
-    expect(await probe('pldp-pod', 'udp', '10.244.9.10', '5300')).toBe('agent 10.244.9.10:5300 from 10.244.9.10:5300')
+    expect(sh('ip rule')).not.toMatch(/lookup 1511/)
+    expect(await probe('pldp-pod', 'udp', '10.244.9.10', '5302')).toBe(
+      'agent 10.244.9.10:5302 hi from 10.244.9.10:5302',
+    )
   })
 
   it('gives back iptables, ip6tables, ipsets, ip rules and routes exactly as they were after a graceful stop', async () => {

@@ -10,7 +10,9 @@ export {
   createUdpCapture,
   type UdpCapture,
   type UdpCaptureOptions,
+  type UdpCaptureStats,
 } from './capture/udp-capture.ts'
+export { type ConntrackLookup, createConntrackLookup } from './native/conntrack.ts'
 export type { SocketAddress } from './native/sockaddr.ts'
 export {
   computeRuleset,

@@ -13,6 +13,9 @@ export interface Libc {
   shutdown(fd: number, how: number): number
   close(fd: number): number
   setns(fd: number, nstype: number): number
+  send(fd: number, buf: Buffer, len: number, flags: number): number | bigint
+  /** Copies what the kernel wrote back into `buf`. */
+  recv(fd: number, buf: Buffer, len: number, flags: number): number | bigint
   /** `recvmsg(fd, msghdr, flags)` on the libuv threadpool; `cb(err, bytes)`. */
   recvmsgAsync(fd: number, msg: unknown, flags: number, cb: (err: unknown, n: number | bigint) => void): void
 }
@@ -35,6 +38,10 @@ export const IP_RECVORIGDSTADDR = 20
 export const IPV6_TRANSPARENT = 75
 export const IPV6_RECVORIGDSTADDR = 74
 export const SHUT_RD = 0
+export const SO_RCVTIMEO = 20
+export const AF_NETLINK = 16
+export const SOCK_RAW = 3
+export const NETLINK_NETFILTER = 12
 
 let loaded: Libc | null = null
 
@@ -50,6 +57,8 @@ export function libc(): Libc {
     shutdown: lib.func('int shutdown(int, int)'),
     close: lib.func('int close(int)'),
     setns: lib.func('int setns(int, int)'),
+    send: lib.func('intptr_t send(int, const void *, size_t, int)'),
+    recv: lib.func('intptr_t recv(int, _Out_ uint8_t *buf, size_t, int)'),
     recvmsgAsync: (fd, msg, flags, cb) => recvmsg.async(fd, msg, flags, cb),
   }
   strerror = lib.func('const char *strerror(int)')

@@ -26,11 +26,14 @@ export interface RulesetOptions {
   readonly families?: readonly IpFamily[]
   /** The TCP listener that REDIRECT sends to. */
   readonly tcpPort?: number
-  /** The UDP listener (IP_TRANSPARENT) that TPROXY sends to. */
+  /** The UDP listener that REDIRECT sends to (plain sockets; the original destination comes from conntrack). */
   readonly udpPort?: number
   /** Carried by the agent's own sockets; every chain RETURNs it first. */
   readonly bypassMark?: number
-  /** Set by TPROXY and by mangle OUTPUT; the policy route sends it to `lo`. */
+  /**
+   * Legacy: the mark, table and priority of the TPROXY policy route earlier versions installed. Nothing sets them
+   * now; they only tell `cleanup` what to remove after an upgrade.
+   */
   readonly tproxyMark?: number
   readonly routeTable?: number
   readonly rulePriority?: number
@@ -40,8 +43,8 @@ export const DEFAULT_RULESET_OPTIONS = {
   families: [4, 6] as readonly IpFamily[],
   tcpPort: 15001,
   udpPort: 15002,
-  // Bits chosen to miss kube-proxy's masquerade (0x4000) and drop (0x8000) marks, Calico's high bits and each other:
-  // a bypass bit that overlaps the TPROXY bit re-captures the agent's own datagrams (a packet storm, capture.md).
+  // Bits chosen to miss kube-proxy's masquerade (0x4000) and drop (0x8000) marks, Calico's high bits and each other
+  // (the legacy TPROXY bit overlapping the bypass bit re-captured the agent's own datagrams: a storm, capture.md).
   bypassMark: 0x2000,
   tproxyMark: 0x1000,
   routeTable: 1511,
@@ -77,20 +80,18 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 }
 
 /**
- * Decides what is captured. Per family, in this order (first match wins):
+ * Decides what is captured, all in nat PREROUTING (pods) and nat OUTPUT (host). Per family, first match wins:
  * 1. the agent's own traffic (bypass mark) RETURNs;
- * 2. nat only: packets already carrying the TPROXY mark are ACCEPTed, so kube-proxy's KUBE-SERVICES
- *    cannot DNAT a datagram TPROXY has taken (its IP_ORIGDSTADDR would then be the endpoint);
- * 3. local, same-LAN and conflicting pod CIDRs RETURN (flannel carries them; conflicts are never routed);
- * 4. off-LAN pod CIDRs (ipset, so the rule count is flat) are captured: TCP by REDIRECT, UDP by TPROXY;
- * 5. ClusterIP:port/proto pairs (ipset hash:ip,port) are captured when an endpoint is off-LAN, or always
- *    without kube-proxy.
+ * 2. local, same-LAN and conflicting pod CIDRs RETURN (flannel carries them; conflicts are never routed);
+ * 3. off-LAN pod CIDRs (ipset, so the rule count is flat) are REDIRECTed: TCP to `tcpPort`, UDP to `udpPort`;
+ * 4. ClusterIP:port/proto pairs (ipset hash:ip,port) likewise, when an endpoint is off-LAN or without kube-proxy.
+ * UDP uses REDIRECT, not TPROXY: with br_netfilter (every kube-proxy node) PREROUTING runs in bridge context for
+ * a pod's frames and ip_rcv_core() orphans the skb, dropping the socket TPROXY assigned. A DNAT survives that.
  */
 export function computeRuleset(tables: DataplaneTables, options: RulesetOptions): Ruleset {
   const o = resolveRulesetOptions(options)
   return {
     families: o.families.map((family) => computeFamily(tables, o, family)),
-    policyRoute: { mark: o.tproxyMark, mask: o.tproxyMark, table: o.routeTable, priority: o.rulePriority },
     bypassMark: o.bypassMark,
   }
 }
@@ -122,7 +123,6 @@ function computeFamily(tables: DataplaneTables, o: ResolvedRulesetOptions, famil
       members: [...svc.values()].sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0)),
     },
   ]
-  const anyIp = family === 4 ? '0.0.0.0' : '::'
   const bypass: Rule = {
     match: { mark: { value: o.bypassMark, mask: o.bypassMark } },
     target: { kind: 'return' },
@@ -133,53 +133,23 @@ function computeFamily(tables: DataplaneTables, o: ResolvedRulesetOptions, famil
     target: { kind: 'return' },
     comment: 'local, same-LAN or conflicting pod CIDR',
   }
-  const captured = (proto: 'tcp' | 'udp', target: Rule['target'], verb: string): Rule[] => [
+  const captured = (proto: 'tcp' | 'udp', port: number): Rule[] => [
     {
       match: { proto, set: { name: setName('MESH', family), dims: 'dst' } },
-      target,
-      comment: `${verb} off-LAN pod CIDR`,
+      target: { kind: 'redirect', port },
+      comment: 'redirect off-LAN pod CIDR',
     },
     {
       match: { proto, set: { name: setName('SVC', family), dims: 'dst,dst' } },
-      target,
-      comment: `${verb} ClusterIP with off-LAN endpoints`,
+      target: { kind: 'redirect', port },
+      comment: 'redirect ClusterIP with off-LAN endpoints',
     },
   ]
-  const redirect = { kind: 'redirect', port: o.tcpPort } as const
-  const tproxy = { kind: 'tproxy', port: o.udpPort, onIp: anyIp, mark: o.tproxyMark, mask: o.tproxyMark } as const
-  const markOut = { kind: 'mark', value: o.tproxyMark, mask: o.tproxyMark } as const
-  const tproxied: Rule = {
-    match: { mark: { value: o.tproxyMark, mask: o.tproxyMark } },
-    target: { kind: 'accept' },
-    comment: 'taken by TPROXY: keep the original destination',
-  }
+  const rules = [bypass, skipRule, ...captured('tcp', o.tcpPort), ...captured('udp', o.udpPort)]
   const chains: Chain[] = [
     { table: 'nat', name: CHAIN_CANARY, from: null, rules: [] },
-    {
-      table: 'nat',
-      name: CHAIN_PREROUTING,
-      from: 'PREROUTING',
-      rules: [bypass, tproxied, skipRule, ...captured('tcp', redirect, 'redirect')],
-    },
-    {
-      table: 'nat',
-      name: CHAIN_OUTPUT,
-      from: 'OUTPUT',
-      rules: [bypass, tproxied, skipRule, ...captured('tcp', redirect, 'redirect')],
-    },
-    { table: 'mangle', name: CHAIN_CANARY, from: null, rules: [] },
-    {
-      table: 'mangle',
-      name: CHAIN_PREROUTING,
-      from: 'PREROUTING',
-      rules: [bypass, skipRule, ...captured('udp', tproxy, 'tproxy')],
-    },
-    {
-      table: 'mangle',
-      name: CHAIN_OUTPUT,
-      from: 'OUTPUT',
-      rules: [bypass, skipRule, ...captured('udp', markOut, 'reroute to lo for TPROXY:')],
-    },
+    { table: 'nat', name: CHAIN_PREROUTING, from: 'PREROUTING', rules },
+    { table: 'nat', name: CHAIN_OUTPUT, from: 'OUTPUT', rules },
   ]
   return { family, sets, chains }
 }

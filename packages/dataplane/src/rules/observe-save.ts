@@ -65,7 +65,10 @@ export function planJumps(saved: SavedTables, desired: FamilyRuleset): JumpPlan 
   const fixes: JumpFix[] = []
   const drift: string[] = []
   const fam: IpFamily = desired.family
-  for (const table of ['mangle', 'nat'] as const satisfies readonly Table[]) {
+  const tables = (['mangle', 'nat'] as const satisfies readonly Table[]).filter((t) =>
+    desired.chains.some((c) => c.table === t),
+  )
+  for (const table of tables) {
     const chains = saved.get(table) ?? new Map<string, readonly string[]>()
     const lines: string[] = []
     if (!chains.has(CHAIN_CANARY)) drift.push(`IPv${fam} ${table} ${CHAIN_CANARY} is missing`)

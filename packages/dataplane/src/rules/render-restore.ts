@@ -37,6 +37,7 @@ export function renderRestore(
     const out: string[] = []
     for (const table of TABLES) {
       const chains = fam.chains.filter((c) => c.table === table)
+      if (chains.length === 0) continue
       out.push(`*${table}`)
       for (const c of chains) out.push(`:${c.name} - [0:0]`)
       for (const fix of fixes.get(fam.family) ?? []) if (fix.table === table) out.push(...fix.lines)
@@ -88,12 +89,6 @@ export function renderRule(r: Rule): string {
       break
     case 'redirect':
       parts.push(`-j REDIRECT --to-ports ${t.port}`)
-      break
-    case 'tproxy':
-      parts.push(`-j TPROXY --on-port ${t.port} --on-ip ${t.onIp} --tproxy-mark ${hex(t.mark)}/${hex(t.mask)}`)
-      break
-    case 'mark':
-      parts.push(`-j MARK --set-xmark ${hex(t.value)}/${hex(t.mask)}`)
       break
   }
   return parts.join(' ')

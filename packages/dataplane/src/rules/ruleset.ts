@@ -1,11 +1,11 @@
 import type { IpFamily, L4Protocol } from '@podlink/core'
 
 /**
- * The kernel state podlink wants, as plain data: one `FamilyRuleset` per IP family, plus the policy route that
- * brings host-originated UDP back to the TPROXY listener. `computeRuleset` builds it, `renderRestore` prints it,
- * `tracePacket` evaluates it. Nothing here does I/O.
+ * The kernel state podlink wants, as plain data: one `FamilyRuleset` per IP family (nat chains and ipsets).
+ * `computeRuleset` builds it, `renderRestore` prints it, `tracePacket` evaluates it. Nothing here does I/O.
  */
 
+/** `mangle` only appears in what earlier versions (UDP by TPROXY) left behind, which cleanup still removes. */
 export type Table = 'nat' | 'mangle'
 export type Hook = 'prerouting' | 'output'
 
@@ -43,14 +43,6 @@ export type RuleTarget =
   | { readonly kind: 'return' }
   | { readonly kind: 'accept' }
   | { readonly kind: 'redirect'; readonly port: number }
-  | {
-      readonly kind: 'tproxy'
-      readonly port: number
-      readonly onIp: string
-      readonly mark: number
-      readonly mask: number
-    }
-  | { readonly kind: 'mark'; readonly value: number; readonly mask: number }
 
 export interface Rule {
   readonly match: RuleMatch
@@ -72,7 +64,10 @@ export interface FamilyRuleset {
   readonly chains: readonly Chain[]
 }
 
-/** `ip rule add fwmark <mark>/<mask> lookup <table> pref <priority>` + `ip route add local default dev lo table <table>`. */
+/**
+ * `ip rule add fwmark <mark>/<mask> lookup <table> pref <priority>` + `ip route add local default dev lo table <table>`:
+ * what earlier versions installed for TPROXY. Only cleanup uses it now (removing it after an upgrade).
+ */
 export interface PolicyRoute {
   readonly mark: number
   readonly mask: number
@@ -82,7 +77,6 @@ export interface PolicyRoute {
 
 export interface Ruleset {
   readonly families: readonly FamilyRuleset[]
-  readonly policyRoute: PolicyRoute
   readonly bypassMark: number
 }
 

@@ -18,6 +18,7 @@ export type TraceResult =
   | { readonly captured: false; readonly reason: string }
   | {
       readonly captured: true
+      /** Always `redirect` now (TCP and UDP); `tproxy` stays in the type for callers that render older answers. */
       readonly via: 'redirect' | 'tproxy'
       /** The rule that captured it, as `iptables-save` would show it. */
       readonly rule: string
@@ -25,55 +26,34 @@ export type TraceResult =
       readonly reason: string
     }
 
-type Verdict =
-  | { kind: 'continue'; mark: number; note: string | null }
-  | { kind: 'stop'; rule: Rule; chain: Chain; note: string | null; mark: number }
+type Verdict = { kind: 'continue' } | { kind: 'stop'; rule: Rule; chain: Chain; note: string | null }
 
 /**
- * Evaluates our chains for one packet, the way the kernel walks them: mangle then nat, in the packet's hook.
- * Host-originated UDP that mangle OUTPUT marks is rerouted to `lo` by the policy route and walks PREROUTING
- * again, where TPROXY takes it. Only our chains are modelled: what is not captured is left to kube-proxy and
- * the routing table.
+ * Evaluates our chains for one packet, the way the kernel walks them: nat PREROUTING for a pod's packet, nat
+ * OUTPUT for the host's. Only our chains are modelled: what is not captured is left to kube-proxy and the
+ * routing table.
  */
 export function tracePacket(ruleset: Ruleset, packet: TracedPacket): TraceResult {
   const family = familyOf(packet.dst)
   const fam = ruleset.families.find((f) => f.family === family)
   if (!fam) return { captured: false, reason: `no rules for the family of ${packet.dst}` }
-  let mark = packet.mark ?? 0
-  let returned: string | null = null
-  for (const table of ['mangle', 'nat'] as const) {
-    const v = walk(fam, table, packet.hook, packet, mark)
-    mark = v.mark
-    if (v.kind === 'continue') continue
-    const t = v.rule.target
-    if (t.kind === 'redirect' || t.kind === 'tproxy') {
-      return {
-        captured: true,
-        via: t.kind,
-        rule: `-A ${v.chain.name} ${renderRule(v.rule)}`,
-        port: t.port,
-        reason: `${v.rule.comment}${v.note ? ` (${v.note})` : ''}`,
-      }
-    }
-    // RETURN only ends this table's chain; the next table still sees the packet.
-    if (t.kind === 'return') returned = `${v.rule.comment}${v.note ? ` (${v.note})` : ''}`
-    if (t.kind === 'accept') break
+  const v = walk(fam, 'nat', packet.hook, packet, packet.mark ?? 0)
+  if (v.kind === 'continue') {
+    return { captured: false, reason: 'no podlink rule matched: left to kube-proxy and the routing table' }
   }
-  const pr = ruleset.policyRoute
-  if (packet.hook === 'output' && (mark & pr.mask) === pr.mark) {
-    // The mark sends it through `local default dev lo table <n>`: it re-enters PREROUTING on lo.
-    return tracePacket(ruleset, { ...packet, mark, hook: 'prerouting' })
+  const t = v.rule.target
+  const reason = `${v.rule.comment}${v.note ? ` (${v.note})` : ''}`
+  if (t.kind === 'redirect') {
+    return { captured: true, via: 'redirect', rule: `-A ${v.chain.name} ${renderRule(v.rule)}`, port: t.port, reason }
   }
-  if (returned !== null) return { captured: false, reason: returned }
-  return { captured: false, reason: 'no podlink rule matched: left to kube-proxy and the routing table' }
+  return { captured: false, reason }
 }
 
-function walk(fam: FamilyRuleset, table: Table, hook: Hook, p: TracedPacket, mark0: number): Verdict {
+function walk(fam: FamilyRuleset, table: Table, hook: Hook, p: TracedPacket, mark: number): Verdict {
   const chain = fam.chains.find(
     (c) => c.table === table && c.from === (hook === 'prerouting' ? 'PREROUTING' : 'OUTPUT'),
   )
-  let mark = mark0
-  if (!chain) return { kind: 'continue', mark, note: null }
+  if (!chain) return { kind: 'continue' }
   for (const rule of chain.rules) {
     const m = rule.match
     if (m.proto && m.proto !== p.proto) continue
@@ -84,14 +64,9 @@ function walk(fam: FamilyRuleset, table: Table, hook: Hook, p: TracedPacket, mar
       note = set ? setLookup(set, p) : null
       if (note === null) continue
     }
-    if (rule.target.kind === 'mark') {
-      mark = (mark & ~rule.target.mask) | rule.target.value
-      continue
-    }
-    if (rule.target.kind === 'tproxy') mark = (mark & ~rule.target.mask) | rule.target.mark
-    return { kind: 'stop', rule, chain, note, mark }
+    return { kind: 'stop', rule, chain, note }
   }
-  return { kind: 'continue', mark, note: null }
+  return { kind: 'continue' }
 }
 
 /** The note of the member that matches, or null. */

@@ -29,14 +29,24 @@ const more = (t: DataplaneTables): DataplaneTables => ({
 })
 
 describe('createDataplane', () => {
-  it('installs chains, jumps, sets and policy routes on start', async () => {
+  it('installs nat chains, jumps and sets on start; no mangle chain and no policy route', async () => {
     const { nf, dp, nat } = setup()
     await dp.start(exampleTables())
     expect((await nat('PREROUTING'))[0]).toMatch(/-j PODLINK-PREROUTING$/)
-    expect(await nat('PODLINK-PREROUTING')).toHaveLength(5)
+    expect(await nat('PODLINK-PREROUTING')).toHaveLength(6)
     expect(nf.ipsetMembers('PODLINK-MESH-4')).toEqual(['10.244.12.0/24', '10.244.9.0/24'])
-    expect(nf.policyRoutes()).toHaveLength(2)
-    expect(dp.status()).toMatchObject({ running: true, healthy: true, syncs: 1, failures: 0, ruleCount: 36 })
+    expect(await nat('PODLINK-PREROUTING')).toContainEqual(
+      expect.stringMatching(/-p udp .*-j REDIRECT --to-ports 15002$/),
+    )
+    expect(nf.policyRoutes()).toEqual([])
+    expect(
+      [
+        ...(parseSave(await nf.save(4))
+          .get('mangle')
+          ?.keys() ?? []),
+      ].filter((c) => c.startsWith('PODLINK')),
+    ).toEqual([])
+    expect(dp.status()).toMatchObject({ running: true, healthy: true, syncs: 1, failures: 0, ruleCount: 24 })
   })
 
   it('skips the restore when nothing changed, and coalesces changes within the minimum interval', async () => {
@@ -93,14 +103,14 @@ describe('createDataplane', () => {
     await dp.start(exampleTables())
     await nf.restore(4, '*nat\n-F PODLINK-PREROUTING\nCOMMIT\n')
     await dp.flush()
-    expect(await nat('PODLINK-PREROUTING')).toHaveLength(5)
+    expect(await nat('PODLINK-PREROUTING')).toHaveLength(6)
     expect(dp.status().repairs).toBe(1)
     expect(dp.status().lastDrift.join()).toMatch(/PODLINK-PREROUTING has 0 rules/)
-    await nf.restore(6, '*mangle\n-X PODLINK-CANARY\nCOMMIT\n')
+    await nf.restore(6, '*nat\n-X PODLINK-CANARY\nCOMMIT\n')
     await dp.flush()
     expect(
       parseSave(await nf.save(6))
-        .get('mangle')
+        .get('nat')
         ?.has('PODLINK-CANARY'),
     ).toBe(true)
     expect(events.filter((e) => e === 'drift-repaired')).toHaveLength(2)
@@ -146,5 +156,27 @@ describe('createDataplane', () => {
         ?.get('PODLINK-PREROUTING'),
     ).toBeUndefined()
     await dp.cleanup() // nothing left: tolerated
+  })
+
+  it('removes what a TPROXY-era agent left (mangle chains, jumps, policy route) on start', async () => {
+    const { nf, dp } = setup()
+    await nf.restore(
+      4,
+      [
+        '*mangle',
+        ':PODLINK-CANARY - [0:0]',
+        ':PODLINK-PREROUTING - [0:0]',
+        '-A PREROUTING -j PODLINK-PREROUTING',
+        '-A PODLINK-PREROUTING -p udp -j TPROXY --on-port 15002 --on-ip 0.0.0.0 --tproxy-mark 0x1000/0x1000',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    )
+    await nf.ensurePolicyRoute(4, { mark: 0x1000, mask: 0x1000, table: 1511, priority: 1511 })
+    await dp.start(exampleTables())
+    const mangle = parseSave(await nf.save(4)).get('mangle')
+    expect([...(mangle?.keys() ?? [])].filter((c) => c.startsWith('PODLINK'))).toEqual([])
+    expect(mangle?.get('PREROUTING') ?? []).toEqual([])
+    expect(nf.policyRoutes()).toEqual([])
   })
 })

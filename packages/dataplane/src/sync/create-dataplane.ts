@@ -60,7 +60,7 @@ export interface Dataplane {
   sync(tables: DataplaneTables): void
   /** Applies whatever is queued now and waits for it; throws if that sync failed. */
   flush(): Promise<void>
-  /** Removes every rule, set, ip rule and route podlink made. */
+  /** Removes every rule and set podlink made (and the ip rule and route earlier versions made). */
   stop(): Promise<void>
   /** Removes podlink's kernel state whether or not this process made it (after a crash); absent parts are fine. */
   cleanup(): Promise<void>
@@ -76,7 +76,8 @@ export function createDataplane(deps: DataplaneDeps, options: DataplaneOptions):
   const minInterval = options.minSyncIntervalMs ?? 1000
   const resyncInterval = options.resyncIntervalMs ?? 30_000
   const healthDeadline = options.healthDeadlineMs ?? 60_000
-  const policyRoute: PolicyRoute = {
+  // Installed by earlier versions (UDP by TPROXY); removed by cleanup so an upgraded node keeps no stray ip rule.
+  const legacyPolicyRoute: PolicyRoute = {
     mark: rs.tproxyMark,
     mask: rs.tproxyMark,
     table: rs.routeTable,
@@ -88,7 +89,6 @@ export function createDataplane(deps: DataplaneDeps, options: DataplaneOptions):
   let desiredVersion = 0
   let applied: { version: number; iptables: ReadonlyMap<IpFamily, string>; ipset: string } | null = null
   let needFull = true
-  let checkRoutes = true
   let inFlight: Promise<void> | null = null
   let again = false
   let timer: unknown = null
@@ -139,12 +139,6 @@ export function createDataplane(deps: DataplaneDeps, options: DataplaneOptions):
         wrote = true
       }
     }
-    if (full || checkRoutes) {
-      for (const fam of ruleset.families) {
-        if (!(await nf.hasPolicyRoute(fam.family, policyRoute))) await nf.ensurePolicyRoute(fam.family, policyRoute)
-      }
-      checkRoutes = false
-    }
     if (applied !== null && drift.length) {
       st.repairs++
       deps.onEvent?.({ kind: 'drift-repaired', drift })
@@ -186,7 +180,6 @@ export function createDataplane(deps: DataplaneDeps, options: DataplaneOptions):
         st.consecutiveFailures++
         st.lastError = error instanceof Error ? error.message : String(error)
         needFull = true
-        checkRoutes = true
         pendingSince ??= clock.now()
         again = true
         deps.onEvent?.({ kind: 'sync-failed', error })
@@ -220,7 +213,6 @@ export function createDataplane(deps: DataplaneDeps, options: DataplaneOptions):
 
   function armResync(): void {
     resyncTimer = clock.setTimeout(() => {
-      checkRoutes = true
       schedule()
       armResync()
     }, resyncInterval)
@@ -232,7 +224,7 @@ export function createDataplane(deps: DataplaneDeps, options: DataplaneOptions):
       if (text) await nf.restore(f, text)
     }
     for (const name of await nf.ipsetNames()) if (name.startsWith(SET_PREFIX)) await nf.ipsetDestroy(name)
-    for (const f of ALL_FAMILIES) await nf.removePolicyRoute(f, policyRoute)
+    for (const f of ALL_FAMILIES) await nf.removePolicyRoute(f, legacyPolicyRoute)
   }
 
   return {

@@ -2,6 +2,8 @@
 //   serve <name> <addr,addr>     TCP on :80 and [::]:80 answering "<name> <local addr>:<port>"; UDP echo on <addr>:5300
 //   tcp <host> <port>            prints what the server answered, or "ERR <message>"
 //   udp <host> <port>            prints "<reply> from <address>:<port>", or "ERR <message>"
+//   udp-multi <h:p,h:p> <n>      one IPv4 socket sends n datagrams to each target, interleaved; expects each reply to
+//                                be "agent <target> <payload>" from <target>; prints "ok <replies>" or "ERR <first bad>"
 //   syncer                       runs the dataplane on exampleTables() until killed (prints "ready")
 import dgram from 'node:dgram'
 import net from 'node:net'
@@ -11,7 +13,7 @@ const fail = (e: unknown) => {
   console.log(`ERR ${e instanceof Error ? e.message : String(e)}`)
   process.exit(0)
 }
-if (mode === 'tcp' || mode === 'udp') setTimeout(() => fail('timeout'), 4000).unref()
+if (mode === 'tcp' || mode === 'udp' || mode === 'udp-multi') setTimeout(() => fail('timeout'), 4000).unref()
 
 if (mode === 'serve') {
   for (const host of ['0.0.0.0', '::']) {
@@ -45,6 +47,30 @@ if (mode === 'serve') {
     process.exit(0)
   })
   u.send('hi', Number(b), a)
+} else if (mode === 'udp-multi') {
+  const targets = a.split(',').map((t) => {
+    const i = t.lastIndexOf(':')
+    return { host: t.slice(0, i), port: Number(t.slice(i + 1)) }
+  })
+  const n = Number(b)
+  const want = new Set<string>()
+  const u = dgram.createSocket('udp4')
+  u.on('message', (m, r) => {
+    const text = String(m)
+    const from = `${r.address}:${r.port}`
+    const [, dst = '', payload = ''] = text.split(' ')
+    if (dst !== from || !want.delete(`${dst} ${payload}`)) fail(`unexpected "${text}" from ${from}`)
+    if (want.size === 0) {
+      console.log(`ok ${n * targets.length}`)
+      process.exit(0)
+    }
+  })
+  for (let i = 0; i < n; i++) {
+    for (const t of targets) {
+      want.add(`${t.host}:${t.port} m${i}`)
+      u.send(`m${i}`, t.port, t.host)
+    }
+  }
 } else if (mode === 'syncer') {
   const { createDataplane, createNetfilter } = await import('../index.ts')
   const { exampleTables } = await import('../testing/index.ts')
