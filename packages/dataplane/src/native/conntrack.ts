@@ -70,25 +70,8 @@ export function createConntrackLookup(): ConntrackLookup {
     originalDst(proto, replySrc, replyDst) {
       if (closed) return null
       const family = replySrc.family
-      const [srcType, dstType] = family === 4 ? [CTA_IP_V4_SRC, CTA_IP_V4_DST] : [CTA_IP_V6_SRC, CTA_IP_V6_DST]
-      const tuple = attr(
-        CTA_TUPLE_REPLY | NLA_F_NESTED,
-        attr(CTA_TUPLE_IP | NLA_F_NESTED, attr(srcType, ipBytes(replySrc)), attr(dstType, ipBytes(replyDst))),
-        attr(
-          CTA_TUPLE_PROTO | NLA_F_NESTED,
-          attr(CTA_PROTO_NUM, Buffer.from([PROTO_NUMBER[proto]])),
-          attr(CTA_PROTO_SRC_PORT, be16(replySrc.port)),
-          attr(CTA_PROTO_DST_PORT, be16(replyDst.port)),
-        ),
-      )
       const mySeq = seq++ & 0x7fffffff
-      const hdr = Buffer.alloc(20) // nlmsghdr (16) + nfgenmsg (4)
-      hdr.writeUInt32LE(20 + tuple.length, 0)
-      hdr.writeUInt16LE((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET, 4)
-      hdr.writeUInt16LE(NLM_F_REQUEST, 6)
-      hdr.writeUInt32LE(mySeq, 8)
-      hdr[16] = family === 4 ? AF_INET : AF_INET6
-      const msg = Buffer.concat([hdr, tuple])
+      const msg = encodeCtGet(mySeq, proto, replySrc, replyDst)
       if (Number(c.send(fd, msg, msg.length, 0)) < 0) throw sysError('DATAPLANE_CONNTRACK_FAILED', 'ask conntrack')
       for (;;) {
         const n = Number(c.recv(fd, rbuf, rbuf.length, 0))
@@ -104,7 +87,7 @@ export function createConntrackLookup(): ConntrackLookup {
           )
           throw Object.assign(err, { errno })
         }
-        return parseOrigDst(rbuf, Math.min(n, rbuf.readUInt32LE(0)), family)
+        return parseCtAnswer(rbuf.subarray(0, Math.min(n, rbuf.readUInt32LE(0))), family)
       }
     },
     close() {
@@ -115,8 +98,37 @@ export function createConntrackLookup(): ConntrackLookup {
   }
 }
 
-function parseOrigDst(b: Buffer, end: number, family: IpFamily): SocketAddress | null {
-  const orig = attrs(b, 20, end).get(CTA_TUPLE_ORIG)
+/** `IPCTNL_MSG_CT_GET` for the entry whose reply tuple is `replySrc` -> `replyDst`: nlmsghdr, nfgenmsg, attributes. */
+export function encodeCtGet(
+  seq: number,
+  proto: 'tcp' | 'udp',
+  replySrc: SocketAddress,
+  replyDst: SocketAddress,
+): Buffer {
+  const family = replySrc.family
+  const [srcType, dstType] = family === 4 ? [CTA_IP_V4_SRC, CTA_IP_V4_DST] : [CTA_IP_V6_SRC, CTA_IP_V6_DST]
+  const tuple = attr(
+    CTA_TUPLE_REPLY | NLA_F_NESTED,
+    attr(CTA_TUPLE_IP | NLA_F_NESTED, attr(srcType, ipBytes(replySrc)), attr(dstType, ipBytes(replyDst))),
+    attr(
+      CTA_TUPLE_PROTO | NLA_F_NESTED,
+      attr(CTA_PROTO_NUM, Buffer.from([PROTO_NUMBER[proto]])),
+      attr(CTA_PROTO_SRC_PORT, be16(replySrc.port)),
+      attr(CTA_PROTO_DST_PORT, be16(replyDst.port)),
+    ),
+  )
+  const hdr = Buffer.alloc(20) // nlmsghdr (16) + nfgenmsg (4: family, version 0, res_id 0)
+  hdr.writeUInt32LE(20 + tuple.length, 0)
+  hdr.writeUInt16LE((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET, 4)
+  hdr.writeUInt16LE(NLM_F_REQUEST, 6)
+  hdr.writeUInt32LE(seq, 8)
+  hdr[16] = family === 4 ? AF_INET : AF_INET6
+  return Buffer.concat([hdr, tuple])
+}
+
+/** The original tuple's destination in a ctnetlink entry message (header included), or null if it has none. */
+export function parseCtAnswer(b: Buffer, family: IpFamily): SocketAddress | null {
+  const orig = attrs(b, 20, b.length).get(CTA_TUPLE_ORIG)
   if (!orig) return null
   const t = attrs(orig, 0, orig.length)
   const ip = t.get(CTA_TUPLE_IP)
