@@ -75,7 +75,7 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
   let peers = peerIndex(deps.view())
   let services = serviceIndex(deps.table())
   let tcp: TcpCapture | null = null
-  let udp: UdpCapture | null = null
+  const udp: UdpCapture[] = []
   let udpProxy: UdpProxy | null = null
 
   const openFlowStream: OpenFlowStream = async (peer, request, { signal }) => {
@@ -170,12 +170,21 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
         createDirectSocket: (family) => createMarkedUdpSocket({ family, mark }),
       })
       const proxy = udpProxy
-      udp = createUdpCapture({ port: config.dataplane.udpPort, family: 4, bypassMark: mark }, (d) => proxy.handle(d))
+      udp.push(
+        createUdpCapture({ port: config.dataplane.udpPort, family: 4, bypassMark: mark }, (d) => proxy.handle(d)),
+      )
+      try {
+        udp.push(
+          createUdpCapture({ port: config.dataplane.udpPort, family: 6, bypassMark: mark }, (d) => proxy.handle(d)),
+        )
+      } catch (err) {
+        log.warn({ err: String(err) }, 'no IPv6 UDP capture on this node')
+      }
       log.info({ tcpPort: tcp.port, udpPort: config.dataplane.udpPort }, 'capture listeners ready')
     },
     async stop() {
       await tcp?.close()
-      udp?.close()
+      await Promise.all(udp.map((u) => u.close()))
       await node.libp2p.unhandle(FLOW_PROTOCOL)
     },
     flows: () => registry.list(),

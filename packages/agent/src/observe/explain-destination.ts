@@ -69,13 +69,17 @@ function hopFor(
     return { target, node, class: cls, path: 'none', relay: null, reason: `${why}; ${node} is not a known peer` }
   const how =
     peer.path === 'none'
-      ? `no path to ${peer.node}: ${peer.reason ?? 'unknown'}`
+      ? peer.reason === null
+        ? `${NOT_YET} to ${peer.node}: the first flow connects (direct, punched or relayed)`
+        : `no path to ${peer.node}: ${peer.reason}`
       : (peer.reason ?? `${peer.path} to ${peer.node}`)
   return { target, node, class: cls, path: peer.path, relay: peer.relay, reason: `${why}; ${how}` }
 }
 
+/** Paths are made on demand: a member peer with no connection yet and no failure is reachable. */
+const NOT_YET = 'not connected yet'
 const carried = (h: TraceHop): boolean =>
-  h.class === 'local' || h.class === 'lan' || (h.class === 'mesh' && h.path !== 'none')
+  h.class === 'local' || h.class === 'lan' || (h.class === 'mesh' && (h.path !== 'none' || h.reason.includes(NOT_YET)))
 
 export function explainDestination(
   status: AgentStatus,
