@@ -7,7 +7,31 @@
  * Also prints the time from the first need to the punched path. Needs root (network namespaces).
  * Run: node packages/tunnel/bench/paths.bench.ts [--quick] [--no-delay]    CPU% = process.cpuUsage() over the transfer, % of one core.
  */
-import { labDown, labUp, type MeshProc, setupArgs, startPeer } from '../src/testing/mesh-lab.ts'
+import { spawn, spawnSync } from 'node:child_process'
+import { LAB, labDown, labUp, type MeshProc, PUBLIC_IP, setupArgs, startPeer } from '../src/testing/mesh-lab.ts'
+
+/** The raw routed path between the same two hosts (a-1 -> pub-1 through a-1's NAT), by iperf3, for scale. */
+async function rawIperf(seconds: number): Promise<{ mbps: number; senderCpuPct: number; receiverCpuPct: number }> {
+  const server = spawn('ip', ['netns', 'exec', `${LAB}.pub-1`, 'iperf3', '-s', '-1', '-p', '5301'], { stdio: 'ignore' })
+  await new Promise((r) => setTimeout(r, 300))
+  const r = spawnSync(
+    'ip',
+    ['netns', 'exec', `${LAB}.a-1`, 'iperf3', '-c', PUBLIC_IP['pub-1']!, '-p', '5301', '-t', String(seconds), '-J'],
+    { encoding: 'utf8' },
+  )
+  server.kill()
+  const j = JSON.parse(r.stdout) as {
+    end: {
+      sum_received: { bits_per_second: number }
+      cpu_utilization_percent: { host_total: number; remote_total: number }
+    }
+  }
+  return {
+    mbps: j.end.sum_received.bits_per_second / 8 / 1e6,
+    senderCpuPct: j.end.cpu_utilization_percent.host_total,
+    receiverCpuPct: j.end.cpu_utilization_percent.remote_total,
+  }
+}
 
 const quick = process.argv.includes('--quick')
 const BYTES = (quick ? 16 : 64) << 20
@@ -48,6 +72,10 @@ try {
       `${label.padEnd(32)} ${(m.mbps ?? 0).toFixed(1).padStart(6)} MB/s  sender CPU ${(m.senderCpuPct ?? 0).toFixed(0)}%  receiver CPU ${(m.receiverCpuPct ?? 0).toFixed(0)}%  (runs: ${all})`,
     )
   }
+  const raw = await rawIperf(quick ? 2 : 4)
+  console.log(
+    `${'raw routed TCP (iperf3 a-1 -> pub-1)'.padEnd(32)} ${raw.mbps.toFixed(1).padStart(6)} MB/s  sender CPU ${raw.senderCpuPct.toFixed(0)}%  receiver CPU ${raw.receiverCpuPct.toFixed(0)}%  (same hosts, same run)`,
+  )
 } finally {
   for (const proc of procs) await proc.kill()
   labDown()
