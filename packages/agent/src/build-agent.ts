@@ -171,6 +171,21 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
     return { ready, healthy, reasons }
   }
 
+  /** Counters other parts keep themselves, moved into the metrics as deltas at scrape time. */
+  const seenRefusals = new Map<string, number>()
+  let seenSyncAt: string | null = null
+  function syncCounters(): void {
+    for (const [reason, count] of Object.entries(dataflow?.refusals() ?? {})) {
+      for (let i = seenRefusals.get(reason) ?? 0; i < count; i++) metrics.exitRefused(reason)
+      seenRefusals.set(reason, count)
+    }
+    const dp = dataplane?.status()
+    if (dp?.lastSyncAt && dp.lastSyncAt !== seenSyncAt && dp.lastSyncDurationMs !== null) {
+      seenSyncAt = dp.lastSyncAt
+      metrics.ruleSyncObserved(dp.lastSyncDurationMs)
+    }
+  }
+
   const agent: Agent = {
     async start() {
       mkdirSync(config.stateDir, { recursive: true, mode: 0o700 })
@@ -199,7 +214,15 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
       mesh = await createMesh(
         node,
         { meshPort: config.mesh.listenPort, relays: relayInfos(view, dir), publicAddrs },
-        {},
+        {
+          onUpgrade: (e) => {
+            if (e.method !== 'punch') return
+            metrics.holepunchAttempted()
+            metrics.holepunchFinished(e.ok ? 'success' : 'failure', e.ok ? 'none' : punchReason(e.reason ?? ''))
+            log.info({ peer: e.peerId, ok: e.ok, reason: e.reason }, 'hole punch finished')
+          },
+          onRtt: (_peer, ms) => metrics.peerRtt(ms),
+        },
       )
       log.info({ peer: node.peerId, port: config.mesh.listenPort, relayServer, publicAddrs }, 'mesh listening')
       prober = new LanProber(libp2pLanProbe(node), log, { selfIP: internalIP(self) ?? '' })
@@ -229,7 +252,15 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
         await dataplane.start(table)
         dataplaneStarted = true
       }
-      dataflow = createDataflow({ config, log, node, mesh, view: () => cluster.view(), table: () => table })
+      dataflow = createDataflow({
+        config,
+        log,
+        node,
+        mesh,
+        view: () => cluster.view(),
+        table: () => table,
+        onCaptured: (cls, protocol) => metrics.connectionCaptured(cls, protocol),
+      })
       await dataflow.start()
       const meshNode = node
       const meshPaths = mesh
@@ -257,7 +288,13 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
       })
       observe = await startObserveServer(
         { address: config.metrics.address, port: config.metrics.port },
-        { metrics: () => metrics.render(agent.status()), health },
+        {
+          metrics: () => {
+            syncCounters()
+            return metrics.render(agent.status())
+          },
+          health,
+        },
       )
       // The prober decides what is due (failed probes soon, proven ones every minute); this only wakes it.
       refresh = setInterval(probeLan, 1000)
@@ -306,6 +343,15 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
     },
   }
   return agent
+}
+
+/** The bounded hole-punch failure reasons the metrics keep, from the mesh's free-text reason. */
+function punchReason(reason: string): 'symmetric-nat' | 'timeout' | 'refused' | 'relay-unavailable' | 'other' {
+  if (/symmetric/i.test(reason)) return 'symmetric-nat'
+  if (/deadline|timed? ?out|timeout/i.test(reason)) return 'timeout'
+  if (/refus/i.test(reason)) return 'refused'
+  if (/relay/i.test(reason)) return 'relay-unavailable'
+  return 'other'
 }
 
 function eventReason(c: Conflict): string {

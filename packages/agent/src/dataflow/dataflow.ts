@@ -38,6 +38,7 @@ import {
   readFlowResponse,
 } from '@podlink/tunnel'
 import type { AgentConfig } from '../config/agent-config.ts'
+import { rateLimited } from '../log.ts'
 import { internalIP, peerIndex } from '../mesh/peer-directory.ts'
 import { resolveTarget, serviceIndex } from './resolve-target.ts'
 
@@ -51,6 +52,8 @@ export interface DataflowDeps {
   readonly mesh: Mesh
   view(): ClusterView
   table(): RoutingTable
+  /** Told about every captured connection or new UDP flow's first datagram, by class. */
+  onCaptured?(cls: 'pod' | 'service', protocol: 'tcp' | 'udp'): void
 }
 
 export interface Dataflow {
@@ -59,6 +62,8 @@ export interface Dataflow {
   flows(): FlowStatus[]
   /** Bytes and open flows per peer (keyed as flows name their peer: its peer ID). */
   peerTotals(): Map<string, { flows: number; txBytes: number; rxBytes: number }>
+  /** Exit refusals by reason since start (the flow handler's counters). */
+  refusals(): Readonly<Record<string, number>>
   /** Call after every routing change: refreshes the lookup indexes. */
   refresh(): void
 }
@@ -66,6 +71,9 @@ export interface Dataflow {
 export function createDataflow(deps: DataflowDeps): Dataflow {
   const { config, log, node, mesh } = deps
   const mark = config.dataplane.bypassMark
+  // Per-connection events are hot paths: logged at most once a second each, with a count of the rest.
+  const noRoute = rateLimited(log)
+  const flowError = rateLimited(log)
   const registry = new FlowRegistry({ maxFlows: 20_000 }, systemTimers)
   const selfNode = (): ReturnType<ClusterView['nodes']['get']> => deps.view().nodes.get(config.nodeName)
   const balancer = new EndpointBalancer(
@@ -135,6 +143,7 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
           c.socket.resetAndDestroy()
           return
         }
+        deps.onCaptured?.(target.kind, 'tcp')
         void proxyTcp(
           socketFlowStream(c.socket),
           {
@@ -164,7 +173,11 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
         registry,
         timers: systemTimers,
         framing,
-        resolve: (dst) => resolveTarget(deps.table(), services, 'udp', dst.ip, dst.port),
+        resolve: (dst) => {
+          const target = resolveTarget(deps.table(), services, 'udp', dst.ip, dst.port)
+          if (target) deps.onCaptured?.(target.kind, 'udp')
+          return target
+        },
         peerOf,
         openFlowStream,
         createDirectSocket: (family) => createMarkedUdpSocket({ family, mark }),
@@ -189,6 +202,7 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
     },
     flows: () => registry.list(),
     peerTotals: () => registry.peers(),
+    refusals: () => handler.refusals(),
     refresh() {
       peers = peerIndex(deps.view())
       services = serviceIndex(deps.table())

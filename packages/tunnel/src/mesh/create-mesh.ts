@@ -40,6 +40,15 @@ export interface MeshDeps {
   /** Shared with the proxy, which counts bytes and flows in it. */
   readonly table?: PeerTable
   readonly now?: () => Date
+  /** Told about every path upgrade attempt as it ends (metrics count hole punches by result and reason). */
+  readonly onUpgrade?: (event: {
+    readonly peerId: string
+    readonly method: 'direct' | 'dialback' | 'punch'
+    readonly ok: boolean
+    readonly reason: string | null
+  }) => void
+  /** Told about every RTT measured to a peer (metrics keep a histogram). */
+  readonly onRtt?: (peerId: string, rttMs: number) => void
 }
 
 export interface Mesh {
@@ -140,6 +149,7 @@ export async function createMesh(node: MeshNode, options: MeshOptions, deps: Mes
         signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(5_000)]),
       })
       table.setRtt(peerId, Math.round(rtt * 10) / 10)
+      deps.onRtt?.(peerId, rtt)
     } catch {
       table.setRtt(peerId, null)
     }
@@ -176,6 +186,7 @@ export async function createMesh(node: MeshNode, options: MeshOptions, deps: Mes
     state.upgrading = true
     const signal = AbortSignal.any([stopping.signal, AbortSignal.timeout(20_000)])
     let result: { ok: boolean; reason?: string; busy?: boolean }
+    const method = state.info.publicAddrs.length > 0 ? 'direct' : selfPublic.length > 0 ? 'dialback' : 'punch'
     try {
       if (state.info.publicAddrs.length > 0) {
         result = await dialDirect(state.info, signal).then(
@@ -190,6 +201,13 @@ export async function createMesh(node: MeshNode, options: MeshOptions, deps: Mes
     } finally {
       state.upgrading = false
     }
+    if (result.busy !== true)
+      deps.onUpgrade?.({
+        peerId,
+        method,
+        ok: result.ok,
+        reason: result.ok ? null : (result.reason ?? 'upgrade failed'),
+      })
     if (result.ok) {
       state.failures = 0
     } else if (result.busy !== true) {
