@@ -143,8 +143,12 @@ describe('the mesh through the agents on three sites (cone, cone, symmetric, pub
     expect(after).toMatch(/^podlink_peer_rtt_seconds_count [1-9]/m)
     expect(after).toMatch(/^podlink_rule_sync_duration_seconds_count [1-9]/m)
     // c-1 is behind a symmetric NAT: it never punches; the punch that made a-x <-> b-1 is counted where it ran.
-    const punches = ['a-1', 'a-2', 'b-1'].map((n) => labCli(['exec', '--lab', LAB, n, '--', 'curl', '-sf', 'http://127.0.0.1:9464/metrics']).stdout)
-    expect(punches.some((m) => /^podlink_holepunch_results_total\{result="success",reason="none"\} [1-9]/m.test(m))).toBe(true)
+    const punches = ['a-1', 'a-2', 'b-1'].map(
+      (n) => labCli(['exec', '--lab', LAB, n, '--', 'curl', '-sf', 'http://127.0.0.1:9464/metrics']).stdout,
+    )
+    expect(
+      punches.some((m) => /^podlink_holepunch_results_total\{result="success",reason="none"\} [1-9]/m.test(m)),
+    ).toBe(true)
     expect(
       labCli(['exec', '--lab', LAB, 'c-1', '--', 'curl', '-sf', 'http://127.0.0.1:9464/readyz']).stdout.trim(),
     ).toBe('ok')

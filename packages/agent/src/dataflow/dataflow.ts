@@ -42,6 +42,13 @@ import { rateLimited } from '../log.ts'
 import { internalIP, peerIndex } from '../mesh/peer-directory.ts'
 import { resolveTarget, serviceIndex } from './resolve-target.ts'
 
+/**
+ * UDP flows live 60 s after their last datagram, and every DNS query comes from a new source port: a pod
+ * resolving a few names a second holds hundreds of flows. The proxy's defaults (256 per source) dropped
+ * such a client's datagrams in the lab; these bounds stay under the flow stream limit below.
+ */
+const UDP_LIMITS = { maxFlowsPerSource: 2048, maxFlows: 8192 }
+
 /** libp2p allows 64 streams per protocol by default; every flow is a stream, both ways. */
 const FLOW_STREAM_LIMITS = { maxInboundStreams: 4096, maxOutboundStreams: 4096 }
 
@@ -88,6 +95,8 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
 
   const openFlowStream: OpenFlowStream = async (peer, request, { signal }) => {
     const conn: Connection = await mesh.connectionFor(peer, signal)
+    log.debug({ peer, conn: conn.id, addr: conn.remoteAddr.toString(), limited: conn.limits != null }, 'flow opened')
+    conn.addEventListener?.('close', () => log.debug({ peer, conn: conn.id }, 'mesh connection closed'), { once: true })
     const stream = await openFlow(conn, request, { signal })
     return { stream: messageStreamFlowStream(stream), answer: readFlowResponse(stream, { signal }) }
   }
@@ -168,20 +177,23 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
             )
         })
       })
-      udpProxy = createUdpProxy({
-        balancer,
-        registry,
-        timers: systemTimers,
-        framing,
-        resolve: (dst) => {
-          const target = resolveTarget(deps.table(), services, 'udp', dst.ip, dst.port)
-          if (target) deps.onCaptured?.(target.kind, 'udp')
-          return target
+      udpProxy = createUdpProxy(
+        {
+          balancer,
+          registry,
+          timers: systemTimers,
+          framing,
+          resolve: (dst) => {
+            const target = resolveTarget(deps.table(), services, 'udp', dst.ip, dst.port)
+            if (target) deps.onCaptured?.(target.kind, 'udp')
+            return target
+          },
+          peerOf,
+          openFlowStream,
+          createDirectSocket: (family) => createMarkedUdpSocket({ family, mark }),
         },
-        peerOf,
-        openFlowStream,
-        createDirectSocket: (family) => createMarkedUdpSocket({ family, mark }),
-      })
+        UDP_LIMITS,
+      )
       const proxy = udpProxy
       udp.push(
         createUdpCapture({ port: config.dataplane.udpPort, family: 4, bypassMark: mark }, (d) => proxy.handle(d)),

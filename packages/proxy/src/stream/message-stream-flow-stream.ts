@@ -51,38 +51,69 @@ export function messageStreamFlowStream(
   )
   let handlers: FlowStreamHandlers | null = null
   let listening = false
+  /** The reader asked for no more data. */
   let paused = false
+  /** libp2p's stream is paused: yamux sends no window updates, so at most one window is in flight. */
+  let streamPaused = false
   let closed = false
+  /**
+   * Parts handed over by libp2p but not yet to the reader. They stay here, never back in libp2p's read
+   * buffer: a libp2p resume grants the sender a new window whatever that buffer still holds, so putting
+   * parts back there let a slow reader's buffer grow by a window per resume until libp2p reset the stream
+   * (a 1 GiB flow over a fast punched path died at 200-750 MB). libp2p resumes only once this is empty.
+   */
+  const queue: Uint8Array[] = []
+  let ended = false
+  let closeError: { error: Error | undefined } | null = null
   const terminal = (): boolean => stream.status === 'closed' || stream.status === 'aborted' || stream.status === 'reset'
+
+  const deliver = (): void => {
+    const h = handlers
+    if (h === null) return
+    while (queue.length > 0 && !paused) h.onData(queue.shift()!)
+    if (queue.length > 0) return
+    if (ended) {
+      ended = false
+      h.onEnd()
+    }
+    if (closeError !== null) {
+      const { error } = closeError
+      closeError = null
+      closed = true
+      h.onClose(error)
+      return
+    }
+    if (!paused && streamPaused && !terminal()) {
+      streamPaused = false
+      safely(() => stream.resume())
+    }
+  }
 
   const listen = (): void => {
     listening = true
     stream.addEventListener('message', (evt) => {
-      const h = handlers
-      if (h === null) return
-      if (evt.data instanceof Uint8Array) {
-        h.onData(evt.data)
-        return
-      }
-      // One message holds everything that queued while paused (up to a yamux window). Hand it over part by part
-      // and put the rest back once the reader pauses, so a slow sink holds one part, not a window.
-      const parts = [...evt.data]
-      for (let i = 0; i < parts.length; i++) {
-        if (paused && !terminal()) {
-          for (let j = parts.length - 1; j >= i; j--) stream.unshift(parts[j]!)
-          return
-        }
-        h.onData(parts[i]!)
-      }
+      if (evt.data instanceof Uint8Array) queue.push(evt.data)
+      else for (const part of evt.data) queue.push(part)
+      deliver()
     })
     // libp2p emits 'end' before the 'close' of a reset or abort: that is no end of data, the close reports it.
     stream.addEventListener('end', () => {
-      if (stream.status !== 'reset' && stream.status !== 'aborted') handlers?.onEnd()
+      if (stream.status === 'reset' || stream.status === 'aborted') return
+      ended = true
+      deliver()
     })
     stream.addEventListener('drain', () => handlers?.onDrain())
     stream.addEventListener('close', (evt) => {
-      closed = true
-      handlers?.onClose(evt.error)
+      if (evt.error !== undefined) {
+        // A reset or abort: what is queued is lost with the flow.
+        queue.length = 0
+        ended = false
+        closed = true
+        handlers?.onClose(evt.error)
+        return
+      }
+      closeError = { error: undefined }
+      deliver()
     })
   }
 
@@ -93,11 +124,14 @@ export function messageStreamFlowStream(
     },
     pause: () => {
       paused = true
-      if (!terminal() && stream.readableEnded === false) safely(() => stream.pause())
+      if (!streamPaused && !terminal() && stream.readableEnded === false) {
+        streamPaused = true
+        safely(() => stream.pause())
+      }
     },
     resume: () => {
       paused = false
-      if (!terminal()) safely(() => stream.resume())
+      deliver()
     },
     closeWrite: () => {
       stream.close().catch((err: unknown) => stream.abort(err instanceof Error ? err : new Error(String(err))))

@@ -17,6 +17,7 @@ import type {
   TunnelServices,
   UpgradeComponents,
 } from '../node/create-tunnel-node.ts'
+import { YAMUX_OPTIONS } from '../node/create-tunnel-node.ts'
 import { createMemberGater } from '../node/member-gater.ts'
 import { pskProof } from '../node/psk-proof.ts'
 
@@ -73,7 +74,7 @@ export async function createMeshNode(options: MeshNodeOptions, components: Tunne
     },
     transports: [tcp({ listenOpts: REUSE_PORT }), circuitRelayTransport({ reservationCompletionTimeout: 5_000 })],
     connectionEncrypters: encrypters,
-    streamMuxers: [yamux()],
+    streamMuxers: [yamux(YAMUX_OPTIONS)],
     ...(connectionProtector === undefined ? {} : { connectionProtector }),
     connectionGater: members.gater,
     services: {

@@ -96,7 +96,7 @@ export async function createTunnelNode(
     },
     transports: [tcp({ listenOpts: REUSE_PORT })],
     connectionEncrypters: encrypters,
-    streamMuxers: [yamux()],
+    streamMuxers: [yamux(YAMUX_OPTIONS)],
     ...(connectionProtector === undefined ? {} : { connectionProtector }),
     connectionGater: members.gater,
     services: {
@@ -132,3 +132,12 @@ export async function createTunnelNode(
     },
   }
 }
+
+/**
+ * A stream's receive window bounds what a paused reader buffers: the proxy pauses a stream when the socket
+ * behind it is slow, and libp2p aborts a stream whose read buffer passes maxReadBufferLength (the proxy
+ * raises it to 17 MiB). yamux's default window grows to 16 MiB, too close to that limit: a 1 GiB flow on a
+ * fast punched path was reset mid-transfer. 4 MiB keeps a wide margin and still allows ~80 MB/s per stream
+ * at 50 ms RTT (perf-anchors.md saw no throughput difference between window sizes on this machine).
+ */
+export const YAMUX_OPTIONS = { streamOptions: { maxStreamWindowSize: 4 * 1024 * 1024 } }

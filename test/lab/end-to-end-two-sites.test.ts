@@ -1,0 +1,104 @@
+// Issue 6 on two-sites with agents: across overlapping LANs with duplicate node IPs, TCP and UDP reach
+// pods by pod IP and through the ClusterIP, host processes too; 200 concurrent flows all complete.
+// The 1 GiB integrity check is not here yet: it passes most runs and fails some with a stream reset
+// mid-transfer (issue 6 stays open for it); packages/testlab/src/load/bulk-check.ts reproduces it.
+import { spawnSync } from 'node:child_process'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { agentSocketPath, readAgentStatus } from '../../packages/testlab/src/lab/lab-agents.ts'
+import { labCli, labUpOrThrow, probe, REPO, SHARED_TOPOLOGIES } from './lab-cli.ts'
+
+const LAB = 'twosites'
+const POD = { 'api-0': '10.244.0.2', 'api-a': '10.244.1.2', 'api-b': '10.244.3.2' } as const
+const CLIENTS = ['cli-a', 'cli-b', 'api-0'] as const
+
+/** Waits until every cross-site peer of every node is on a direct or punched path. */
+async function settled(): Promise<void> {
+  const deadline = Date.now() + 15_000
+  for (const node of ['a-1', 'a-2', 'b-1', 'cloud-1']) {
+    for (;;) {
+      const s = (await readAgentStatus(agentSocketPath(LAB, node))) as {
+        peers: Array<{ node: string; lan: boolean; path: string }>
+      }
+      const open = s.peers.filter((p) => !p.lan && p.path !== 'none')
+      if (open.length > 0 && open.every((p) => p.path === 'direct' || p.path === 'punched')) break
+      if (Date.now() > deadline) break
+      await new Promise((r) => setTimeout(r, 200))
+    }
+  }
+  await new Promise((r) => setTimeout(r, 500))
+}
+
+function bulk(from: string, ...args: string[]): { ok: boolean } & Record<string, unknown> {
+  const r = spawnSync(
+    'ip',
+    ['netns', 'exec', `${LAB}.${from}`, process.execPath, `${REPO}packages/testlab/src/load/bulk-check.ts`, ...args],
+    { encoding: 'utf8', timeout: 600_000 },
+  )
+  const line = (r.stdout ?? '').trim().split('\n').pop() ?? ''
+  try {
+    return JSON.parse(line) as { ok: boolean }
+  } catch {
+    throw new Error(`bulk-check ${args.join(' ')} printed no JSON (${r.status}): ${r.stdout}\n${r.stderr}`)
+  }
+}
+
+describe('two-sites with podlink agents', () => {
+  beforeAll(async () => {
+    labCli(['down', LAB])
+    labUpOrThrow(`${SHARED_TOPOLOGIES}two-sites.yaml`, [])
+    // First flows make the paths (relay, then dial-back or punch); the counts below are for settled paths.
+    // A flow that is open at the moment its peer's path upgrades can still be reset (see the issue note).
+    for (const from of CLIENTS)
+      for (const ip of Object.values(POD)) probe(LAB, from, `${ip}:8080`, ['--timeout', '5000'])
+    await settled()
+  })
+  afterAll(() => {
+    labCli(['down', LAB])
+  })
+
+  it('pods reach every other site by pod IP over TCP and UDP, 100 of 100', () => {
+    for (const from of CLIENTS) {
+      for (const [to, ip] of Object.entries(POD)) {
+        if (from === to) continue
+        expect(
+          probe(LAB, from, `${ip}:8080`, ['--count', '100', '--timeout', '3000']),
+          `${from} -> ${to} tcp`,
+        ).toMatchObject({ ok: 100, responders: { [to]: 100 } })
+        expect(
+          probe(LAB, from, `${ip}:9000`, ['--udp', '--count', '100', '--timeout', '3000']),
+          `${from} -> ${to} udp`,
+        ).toMatchObject({ ok: 100, responders: { [to]: 100 } })
+      }
+    }
+  })
+
+  it('pods reach the api ClusterIP over TCP and UDP, 100 of 100', () => {
+    for (const from of CLIENTS) {
+      expect(probe(LAB, from, '10.96.0.20:80', ['--count', '100', '--timeout', '3000']), `${from} tcp`).toMatchObject({
+        ok: 100,
+      })
+      expect(
+        probe(LAB, from, '10.96.0.20:9000', ['--udp', '--count', '100', '--timeout', '3000']),
+        `${from} udp`,
+      ).toMatchObject({ ok: 100 })
+    }
+  })
+
+  it('host processes reach off-LAN pods and the ClusterIP, TCP and UDP', () => {
+    expect(probe(LAB, 'a-2', `${POD['api-b']}:8080`, ['--count', '20'])).toMatchObject({
+      ok: 20,
+      responders: { 'api-b': 20 },
+    })
+    expect(probe(LAB, 'b-1', `${POD['api-a']}:9000`, ['--udp', '--count', '20'])).toMatchObject({
+      ok: 20,
+      responders: { 'api-a': 20 },
+    })
+    expect(probe(LAB, 'cloud-1', '10.96.0.20:9000', ['--udp', '--count', '20'])).toMatchObject({ ok: 20 })
+  })
+
+  it('200 concurrent cross-site flows all complete', () => {
+    const r = bulk('cli-b', 'concurrent', `${POD['api-a']}:8080`, '200', '65536')
+    console.log(`200 concurrent flows cli-b -> api-a: ${JSON.stringify(r)}`)
+    expect(r).toMatchObject({ ok: true, flows: 200, completed: 200 })
+  })
+})
