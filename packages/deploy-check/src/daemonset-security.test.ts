@@ -44,11 +44,11 @@ describe('the agent DaemonSet', () => {
     expect(pod.securityContext?.fsGroup).toBeUndefined()
   })
 
-  it('sets NODE_NAME from spec.nodeName, probes /healthz and /readyz, provisional resources, a grace period', () => {
+  it('sets NODE_NAME from spec.nodeName, probes /healthz and /readyz, resources from the lab RSS figure, a grace period', () => {
     expect(agent.env[0]).toEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } })
     expect(agent.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' })
     expect(agent.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' })
-    expect(agent.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '512Mi' } })
+    expect(agent.resources).toEqual({ requests: { cpu: '50m', memory: '256Mi' }, limits: { memory: '768Mi' } })
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(30)
   })
 
