@@ -87,7 +87,8 @@ export const VALUES_DOC: Readonly<Record<string, string>> = {
   'kernelModules.load':
     'true: an init container with only CAP_SYS_MODULE modprobes them, so the agent itself never holds it.',
   priorityClassName: 'Network agents should not be evicted before the pods that need them.',
-  resources: 'From the lab: agent RSS 215-223 MiB on a small cluster; no CPU limit on purpose (throttling adds latency to every flow).',
+  resources:
+    'From the lab: agent RSS 215-223 MiB on a small cluster; no CPU limit on purpose (throttling adds latency to every flow).',
   'resources.requests': 'Reserved on every node.',
   'resources.requests.cpu': 'CPU request.',
   'resources.requests.memory': 'Memory request.',

@@ -81,6 +81,7 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
   // Per-connection events are hot paths: logged at most once a second each, with a count of the rest.
   const noRoute = rateLimited(log)
   const flowError = rateLimited(log)
+  const flowOpened = rateLimited(log)
   const registry = new FlowRegistry({ maxFlows: 20_000 }, systemTimers)
   const selfNode = (): ReturnType<ClusterView['nodes']['get']> => deps.view().nodes.get(config.nodeName)
   const balancer = new EndpointBalancer(
@@ -95,8 +96,11 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
 
   const openFlowStream: OpenFlowStream = async (peer, request, { signal }) => {
     const conn: Connection = await mesh.connectionFor(peer, signal)
-    log.debug({ peer, conn: conn.id, addr: conn.remoteAddr.toString(), limited: conn.limits != null }, 'flow opened')
-    conn.addEventListener?.('close', () => log.debug({ peer, conn: conn.id }, 'mesh connection closed'), { once: true })
+    flowOpened(
+      'debug',
+      { peer, conn: conn.id, addr: conn.remoteAddr.toString(), limited: conn.limits != null },
+      'flow opened',
+    )
     const stream = await openFlow(conn, request, { signal })
     return { stream: messageStreamFlowStream(stream), answer: readFlowResponse(stream, { signal }) }
   }
@@ -145,7 +149,8 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
       tcp = await createTcpCapture({ port: config.dataplane.tcpPort }, (c) => {
         const target = resolveTarget(deps.table(), services, 'tcp', c.originalDst.address, c.originalDst.port)
         if (!target) {
-          log.warn(
+          noRoute(
+            'warn',
             { dst: `${c.originalDst.address}:${c.originalDst.port}` },
             'captured a connection with no route or service: reset',
           )
@@ -171,7 +176,8 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
           },
         ).then((outcome) => {
           if (outcome.error)
-            log.debug(
+            flowError(
+              'debug',
               { dst: `${c.originalDst.address}:${c.originalDst.port}`, err: outcome.error.message },
               'flow ended with an error',
             )
