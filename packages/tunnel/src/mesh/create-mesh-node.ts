@@ -1,15 +1,9 @@
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
-import type { ConnectionProtector, PeerId, Transport } from '@libp2p/interface'
-import { noise } from '@libp2p/noise'
+import type { PeerId, Transport } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
-import { preSharedKey } from '@libp2p/pnet'
-import { type TCPSocketOptions, tcp } from '@libp2p/tcp'
-import { tls } from '@libp2p/tls'
-import { yamux } from '@libp2p/yamux'
 import { PodlinkError } from '@podlink/core'
 import { createLibp2p } from 'libp2p'
-import { createAnnounceFilter } from '../node/announce-filter.ts'
 import type {
   TunnelNode,
   TunnelNodeComponents,
@@ -17,12 +11,8 @@ import type {
   TunnelServices,
   UpgradeComponents,
 } from '../node/create-tunnel-node.ts'
-import { YAMUX_OPTIONS } from '../node/create-tunnel-node.ts'
+import { baseLibp2pOptions, memberControls } from '../node/create-tunnel-node.ts'
 import { createMemberGater } from '../node/member-gater.ts'
-import { pskProof } from '../node/psk-proof.ts'
-
-/** Same reason as in createTunnelNode: punch sockets bind the listening port too. */
-const REUSE_PORT = { reusePort: true } as TCPSocketOptions
 
 export interface MeshNodeOptions extends TunnelNodeOptions {
   /**
@@ -49,11 +39,6 @@ interface CapturedComponents extends UpgradeComponents {
   readonly transportManager: { getTransports(): Transport[] }
 }
 
-function protector(psk: TunnelNodeOptions['psk']): ((components: unknown) => ConnectionProtector) | undefined {
-  if (psk == null) return undefined
-  return (psk.mode ?? 'proof') === 'pnet' ? preSharedKey({ psk: psk.key.file }) : pskProof({ key: psk.key.key })
-}
-
 /**
  * createTunnelNode's node (TCP reusePort, TLS/noise, yamux, PSK, member gater, announce filter, identify, ping) plus
  * the circuit relay transport on every agent and, on relay agents, the relay server. The relay transport listens on
@@ -62,21 +47,12 @@ function protector(psk: TunnelNodeOptions['psk']): ((components: unknown) => Con
  */
 export async function createMeshNode(options: MeshNodeOptions, components: TunnelNodeComponents): Promise<MeshNode> {
   const members = createMemberGater(options.members)
-  const encrypters = (options.encrypters ?? ['tls', 'noise']).map((name) => (name === 'tls' ? tls() : noise()))
-  const connectionProtector = protector(options.psk)
+  const { tcp: tcpTransport, ...base } = baseLibp2pOptions(options, members)
   const relayServer = options.relayServer === true
   const libp2p = await createLibp2p({
     privateKey: components.privateKey,
-    addresses: {
-      listen: [...(options.listen ?? ['/ip4/0.0.0.0/tcp/4001'])],
-      announce: [...(options.announce ?? [])],
-      announceFilter: createAnnounceFilter(options.publicRanges ?? []),
-    },
-    transports: [tcp({ listenOpts: REUSE_PORT }), circuitRelayTransport({ reservationCompletionTimeout: 5_000 })],
-    connectionEncrypters: encrypters,
-    streamMuxers: [yamux(YAMUX_OPTIONS)],
-    ...(connectionProtector === undefined ? {} : { connectionProtector }),
-    connectionGater: members.gater,
+    ...base,
+    transports: [tcpTransport, circuitRelayTransport({ reservationCompletionTimeout: 5_000 })],
     services: {
       identify: identify(),
       // The keeper and the mesh both ping (relays are peers too): the default of 1 stream per connection collides.
@@ -110,23 +86,7 @@ export async function createMeshNode(options: MeshNodeOptions, components: Tunne
     components: captured,
     reservations,
     relayServer,
-    async setMembers(peerIds) {
-      members.setMembers(peerIds)
-      const dropped = libp2p.getConnections().filter((c) => !members.isMember(c.remotePeer))
-      await Promise.all(
-        dropped.map(async (c) => {
-          try {
-            await c.close()
-          } catch (err) {
-            c.abort(err instanceof Error ? err : new Error(String(err)))
-          }
-        }),
-      )
-    },
-    isMember: (peerId) => members.isMember(peerId),
-    async stop() {
-      await libp2p.stop()
-    },
+    ...memberControls(libp2p as unknown as TunnelNode['libp2p'], members),
   }
 }
 

@@ -16,7 +16,7 @@ import { tls } from '@libp2p/tls'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { createAnnounceFilter } from './announce-filter.ts'
-import { createMemberGater } from './member-gater.ts'
+import { createMemberGater, type MemberGater } from './member-gater.ts'
 import { pskProof } from './psk-proof.ts'
 import type { SwarmKey } from './swarm-key.ts'
 
@@ -76,43 +76,31 @@ function protector(psk: TunnelNodeOptions['psk']): ((components: unknown) => Con
 }
 
 /**
- * Build and start the libp2p node of one agent: TCP (reusePort) + TLS/noise + yamux, PSK protection, member-only
- * gating, identify and ping, and an announce filter that never offers loopback or LAN addresses.
- * Rejects with libp2p's error when a listen address cannot be bound.
+ * The libp2p settings every podlink node shares (the mesh node adds the relay transport and server to them):
+ * addresses with the announce filter, TCP with reusePort, TLS/noise, yamux, PSK protection, the member gater.
  */
-export async function createTunnelNode(
-  options: TunnelNodeOptions,
-  components: TunnelNodeComponents,
-): Promise<TunnelNode> {
-  const members = createMemberGater(options.members)
-  const encrypters = (options.encrypters ?? ['tls', 'noise']).map((name) => (name === 'tls' ? tls() : noise()))
+export function baseLibp2pOptions(options: TunnelNodeOptions, members: MemberGater) {
   const connectionProtector = protector(options.psk)
-  const libp2p = await createLibp2p({
-    privateKey: components.privateKey,
+  return {
     addresses: {
       listen: [...(options.listen ?? ['/ip4/0.0.0.0/tcp/4001'])],
       announce: [...(options.announce ?? [])],
       announceFilter: createAnnounceFilter(options.publicRanges ?? []),
     },
-    transports: [tcp({ listenOpts: REUSE_PORT })],
-    connectionEncrypters: encrypters,
+    tcp: tcp({ listenOpts: REUSE_PORT }),
+    connectionEncrypters: (options.encrypters ?? ['tls', 'noise']).map((name) => (name === 'tls' ? tls() : noise())),
     streamMuxers: [yamux(YAMUX_OPTIONS)],
     ...(connectionProtector === undefined ? {} : { connectionProtector }),
     connectionGater: members.gater,
-    services: {
-      identify: identify(),
-      ping: ping(),
-      components: (c: UpgradeComponents): UpgradeComponents => ({
-        upgrader: c.upgrader,
-        logger: c.logger,
-        events: c.events,
-      }),
-    },
-  })
+  }
+}
+
+/** Membership and lifecycle of a started node: a member set change closes connections to peers no longer in it. */
+export function memberControls(
+  libp2p: Libp2p,
+  members: MemberGater,
+): Pick<TunnelNode, 'setMembers' | 'isMember' | 'stop'> {
   return {
-    libp2p,
-    peerId: libp2p.peerId.toString(),
-    components: libp2p.services.components,
     async setMembers(peerIds) {
       members.setMembers(peerIds)
       const dropped = libp2p.getConnections().filter((c) => !members.isMember(c.remotePeer))
@@ -134,10 +122,42 @@ export async function createTunnelNode(
 }
 
 /**
+ * Build and start the libp2p node of one agent: TCP (reusePort) + TLS/noise + yamux, PSK protection, member-only
+ * gating, identify and ping, and an announce filter that never offers loopback or LAN addresses.
+ * Rejects with libp2p's error when a listen address cannot be bound.
+ */
+export async function createTunnelNode(
+  options: TunnelNodeOptions,
+  components: TunnelNodeComponents,
+): Promise<TunnelNode> {
+  const members = createMemberGater(options.members)
+  const { tcp: tcpTransport, ...base } = baseLibp2pOptions(options, members)
+  const libp2p = await createLibp2p({
+    privateKey: components.privateKey,
+    ...base,
+    transports: [tcpTransport],
+    services: {
+      identify: identify(),
+      ping: ping(),
+      components: (c: UpgradeComponents): UpgradeComponents => ({
+        upgrader: c.upgrader,
+        logger: c.logger,
+        events: c.events,
+      }),
+    },
+  })
+  return {
+    libp2p,
+    peerId: libp2p.peerId.toString(),
+    components: libp2p.services.components,
+    ...memberControls(libp2p, members),
+  }
+}
+
+/**
  * A stream's receive window bounds what a paused reader buffers: the proxy pauses a stream when the socket
  * behind it is slow, and libp2p aborts a stream whose read buffer passes maxReadBufferLength (the proxy
- * raises it to 17 MiB). yamux's default window grows to 16 MiB, too close to that limit: a 1 GiB flow on a
- * fast punched path was reset mid-transfer. 4 MiB keeps a wide margin and still allows ~80 MB/s per stream
+ * raises it to 17 MiB). yamux's default window grows to 16 MiB, too close to that limit for comfort. 4 MiB keeps a wide margin and still allows ~80 MB/s per stream
  * at 50 ms RTT (perf-anchors.md saw no throughput difference between window sizes on this machine).
  */
 export const YAMUX_OPTIONS = { streamOptions: { maxStreamWindowSize: 4 * 1024 * 1024 } }
