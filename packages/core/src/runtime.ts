@@ -38,3 +38,21 @@ export interface Service {
   start(options?: AbortOptions): Promise<void>
   stop(): Promise<void>
 }
+
+/** Time and timers, injected so tests move a manual clock (./testing createManualTimers) instead of sleeping. */
+export interface Timers {
+  now(): number
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+export const systemTimers: Timers = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms)
+    // A component's timers alone must not keep the process alive: its sockets and signal handlers do.
+    t.unref()
+    return t
+  },
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+}

@@ -1,1 +1,1 @@
-export {}
+export { createManualTimers, type ManualTimers } from './manual-timers.ts'

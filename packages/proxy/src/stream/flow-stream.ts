@@ -73,20 +73,5 @@ export type OpenFlowStream = (
   options: { signal: AbortSignal },
 ) => Promise<OpenedFlow>
 
-/** Time and timers, injected so tests move a manual clock instead of sleeping. Same shape as the dataplane's Clock. */
-export interface Timers {
-  now(): number
-  setTimeout(fn: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
-}
-
-export const systemTimers: Timers = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms)
-    // Flow timers alone must not keep the process alive: the sockets do.
-    t.unref()
-    return t
-  },
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-}
+/** Time and timers, injected so tests move a manual clock instead of sleeping (core's, shared with the dataplane). */
+export { systemTimers, type Timers } from '@podlink/core'
