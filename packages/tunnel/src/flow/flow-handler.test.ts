@@ -99,6 +99,35 @@ describe('flow handler', () => {
     await done
   })
 
+  it('runs the splice even when the sender reset the stream while the exit dialled, so the exit releases its socket', async () => {
+    const [client, exitSide] = await streamPair()
+    let dialled = (): void => {}
+    const dialling = new Promise<void>((r) => {
+      dialled = r
+    })
+    let released = false
+    // The exit's connection to the destination is made only after the sender gave up on the flow.
+    const exit: FlowExit = {
+      connect: async () => {
+        await dialling
+        return async (stream) => {
+          released = true
+          stream.abort(new Error('released'))
+        }
+      },
+    }
+    const handler = createFlowHandler({ policy: () => policy }, { exit })
+    const done = handler.handle(exitSide, conn)
+    client.send(encodeFlowHeader(header))
+    await new Promise((r) => setTimeout(r, 50))
+    client.abort(new Error('the client went away'))
+    await expect.poll(() => exitSide.status).not.toBe('open')
+    dialled()
+    await done
+    expect(released).toBe(true)
+    expect(handler.flowsOf('12D3KooWpeer')).toBe(0)
+  })
+
   it('bounds flows per peer and frees the slot when a flow ends', async () => {
     let release = (): void => {}
     const held = new Promise<void>((r) => {

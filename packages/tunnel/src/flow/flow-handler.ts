@@ -12,7 +12,11 @@ export interface AcceptedFlow {
   readonly peer: string
 }
 
-/** Takes over the stream once the ok response is written; resolves when the flow is over. */
+/**
+ * Takes over the stream once the ok response is written; resolves when the flow is over. Always run once `connect`
+ * returned it, even on a stream that closed meanwhile (the signal is then already aborted), so that it releases
+ * the destination connection it holds.
+ */
 export type FlowSplice = (stream: Stream, options: { signal: AbortSignal }) => Promise<void>
 
 /** The proxy's half of the exit: dial the destination, then splice. */
@@ -81,11 +85,19 @@ export function createFlowHandler(options: FlowHandlerOptions, components: FlowH
         cause: err,
       })
     }
-    // The ok is the first byte back: the splice writes destination bytes only after it.
-    stream.send(encodeFlowResponse({ ok: true }))
-    // From here on a failure can no longer be answered with a response: it resets the stream.
+    // From here on a failure can no longer be answered with a response: it resets the stream. The splice owns the
+    // destination connection, so it runs whatever happens to the stream: a sender that went away while we dialled
+    // (a closed or reset stream, on which the ok cannot be written) still ends in a splice that releases it.
     const ended = new AbortController()
     stream.addEventListener('close', () => ended.abort(), { once: true })
+    if (stream.status !== 'open') ended.abort()
+    try {
+      // The ok is the first byte back: the splice writes destination bytes only after it.
+      if (stream.writeStatus === 'writable') stream.send(encodeFlowResponse({ ok: true }))
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      ended.abort()
+    }
     try {
       await splice(stream, { signal: ended.signal })
     } catch (err) {
