@@ -206,6 +206,8 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
           encrypters: [config.mesh.encrypter, other],
           psk: { key: psk, mode: config.mesh.pskMode },
           relayServer,
+          // Counted, not logged one by one: a peer hammering us with bad handshakes must not flood the log.
+          onRefused: (r) => metrics.peerRefused(r.reason),
         },
         { privateKey },
       )

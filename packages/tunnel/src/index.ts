@@ -47,6 +47,7 @@ export { createAnnounceFilter, isPublicAddress } from './node/announce-filter.ts
 export {
   createTunnelNode,
   type EncrypterName,
+  type PeerRefusal,
   type PskMode,
   type TunnelNode,
   type TunnelNodeComponents,

@@ -45,6 +45,7 @@ describe('createAgentMetrics', () => {
     ['podlink_conflicts', { kind: 'duplicate-peer-id' }, 0],
     ['podlink_holepunch_attempts_total', {}, 0],
     ['podlink_exit_refusals_total', { reason: 'not-my-pod' }, 0],
+    ['podlink_peer_refusals_total', { reason: 'wrong-psk' }, 0],
   ] as const)('reads %s %j = %d from the status', (name, labels, value) => {
     const fams = parsePrometheusText(createAgentMetrics().render(observeFixture))
     expect(sampleValue(fams, name, labels)).toBe(value)
@@ -63,6 +64,9 @@ describe('createAgentMetrics', () => {
     m.connectionCaptured('pod', 'udp')
     m.exitRefused('not-my-pod')
     m.exitRefused('something new')
+    m.peerRefused('wrong-psk')
+    m.peerRefused('not-a-member')
+    m.peerRefused('not-a-member')
     const f = parsePrometheusText(m.render(observeFixture))
     expect(sampleValue(f, 'podlink_holepunch_attempts_total')).toBe(2)
     expect(sampleValue(f, 'podlink_holepunch_results_total', { result: 'failure', reason: 'symmetric-nat' })).toBe(1)
@@ -72,6 +76,8 @@ describe('createAgentMetrics', () => {
     expect(sampleValue(f, 'podlink_captured_connections_total', { class: 'pod', protocol: 'udp' })).toBe(1)
     expect(sampleValue(f, 'podlink_exit_refusals_total', { reason: 'not-my-pod' })).toBe(1)
     expect(sampleValue(f, 'podlink_exit_refusals_total', { reason: 'other' })).toBe(1)
+    expect(sampleValue(f, 'podlink_peer_refusals_total', { reason: 'wrong-psk' })).toBe(1)
+    expect(sampleValue(f, 'podlink_peer_refusals_total', { reason: 'not-a-member' })).toBe(2)
   })
 
   it('histograms count samples into cumulative buckets, in seconds', () => {

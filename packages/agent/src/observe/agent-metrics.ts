@@ -30,6 +30,8 @@ export const HOLEPUNCH_REASONS = [
 export type HolepunchReason = (typeof HOLEPUNCH_REASONS)[number]
 /** checkExit's refusal reasons (tunnel's flow policy); anything else is recorded as `other`. */
 export const EXIT_REFUSAL_REASONS = ['forbidden-destination', 'not-an-endpoint', 'not-my-pod', 'other'] as const
+/** Why an inbound peer was shut out before any stream (tunnel's PeerRefusal); anything else is `other`. */
+export const PEER_REFUSAL_REASONS = ['wrong-psk', 'not-a-member', 'other'] as const
 export type CaptureClass = 'pod' | 'service'
 
 /** RTT buckets (s): LAN sub-millisecond to intercontinental relays. */
@@ -56,6 +58,8 @@ export interface AgentMetrics {
   ruleSyncObserved(durationMs: number): void
   connectionCaptured(cls: CaptureClass, protocol: L4Protocol): void
   exitRefused(reason: string): void
+  /** An inbound peer was shut out: it proved another swarm key, or its peer ID is on no Node. */
+  peerRefused(reason: string): void
 }
 
 export function createAgentMetrics(): AgentMetrics {
@@ -96,6 +100,11 @@ export function createAgentMetrics(): AgentMetrics {
   const refusals = r.counter('podlink_exit_refusals_total', 'Flows from peers this node refused to carry, by reason.', [
     'reason',
   ])
+  const peerRefusals = r.counter(
+    'podlink_peer_refusals_total',
+    'Inbound peers shut out before any stream, by reason (wrong-psk, not-a-member).',
+    ['reason'],
+  )
   const stale = r.gauge('podlink_view_stale', '1 when the cluster view comes from the on-disk cache (API unreachable).')
   const viewSync = r.gauge(
     'podlink_view_last_sync_timestamp_seconds',
@@ -107,6 +116,7 @@ export function createAgentMetrics(): AgentMetrics {
   punchAttempts.inc({}, 0)
   syncFailures.set({}, 0)
   for (const reason of EXIT_REFUSAL_REASONS) refusals.inc({ reason }, 0)
+  for (const reason of PEER_REFUSAL_REASONS) peerRefusals.inc({ reason }, 0)
 
   const lastPath = new Map<string, PathKind>()
   const pathChanged = (from: PathKind, to: PathKind): void => pathChanges.inc({ from, to })
@@ -129,6 +139,7 @@ export function createAgentMetrics(): AgentMetrics {
     ruleSyncObserved: (ms) => syncDuration.observe({}, ms / 1000),
     connectionCaptured: (cls, protocol) => captured.inc({ class: cls, protocol }),
     exitRefused: (reason) => refusals.inc({ reason: bounded(EXIT_REFUSAL_REASONS, reason) }),
+    peerRefused: (reason) => peerRefusals.inc({ reason: bounded(PEER_REFUSAL_REASONS, reason) }),
     render(s) {
       flows.clear()
       reservations.clear()

@@ -11,8 +11,7 @@ import type {
   TunnelServices,
   UpgradeComponents,
 } from '../node/create-tunnel-node.ts'
-import { baseLibp2pOptions, memberControls } from '../node/create-tunnel-node.ts'
-import { createMemberGater } from '../node/member-gater.ts'
+import { baseLibp2pOptions, memberControls, memberGaterFor } from '../node/create-tunnel-node.ts'
 
 export interface MeshNodeOptions extends TunnelNodeOptions {
   /**
@@ -46,7 +45,7 @@ interface CapturedComponents extends UpgradeComponents {
  * which re-reserves faster than discovery mode and lets the mesh pick the nearest relays.
  */
 export async function createMeshNode(options: MeshNodeOptions, components: TunnelNodeComponents): Promise<MeshNode> {
-  const members = createMemberGater(options.members)
+  const members = memberGaterFor(options)
   const { tcp: tcpTransport, ...base } = baseLibp2pOptions(options, members)
   const relayServer = options.relayServer === true
   const libp2p = await createLibp2p({

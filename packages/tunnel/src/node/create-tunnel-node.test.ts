@@ -1,7 +1,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Stream } from '@libp2p/interface'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createTunnelNode, type TunnelNode, type TunnelNodeOptions } from './create-tunnel-node.ts'
+import { createTunnelNode, type PeerRefusal, type TunnelNode, type TunnelNodeOptions } from './create-tunnel-node.ts'
 import { generateSwarmKey } from './swarm-key.ts'
 
 /** Loopback counts as public here so the nodes announce (and can be dialled on) 127.0.0.1. */
@@ -66,6 +66,39 @@ describe('createTunnelNode', () => {
     expect(opened).toEqual([])
     expect(handled).toEqual([])
     expect(member.libp2p.getConnections()).toEqual([])
+  })
+
+  it('reports each inbound refusal: a peer on no Node by its ID, a wrong swarm key; never its own refused dials', async () => {
+    const key = generateSwarmKey()
+    const refusals: string[] = []
+    const onRefused = (r: PeerRefusal): void => {
+      refusals.push(r.reason === 'not-a-member' ? `${r.reason} ${r.peer}` : r.reason)
+    }
+    const member = await node({ psk: { key }, onRefused })
+    const stranger = await node({ psk: { key } })
+    await stranger.setMembers([member.peerId])
+    // The dialler may see its connection open for a moment before the member's gater closes it.
+    const dialTo = (from: TunnelNode) =>
+      from.libp2p.dial(member.libp2p.getMultiaddrs(), { signal: AbortSignal.timeout(5000) }).then(
+        () => 'opened',
+        () => 'refused',
+      )
+    await dialTo(stranger)
+    await expect.poll(() => refusals.join(',')).toBe(`not-a-member ${stranger.peerId}`)
+    const wrongKey = await node({ psk: { key: generateSwarmKey() } })
+    await wrongKey.setMembers([member.peerId])
+    await member.setMembers([wrongKey.peerId])
+    expect(await dialTo(wrongKey)).toBe('refused')
+    await expect.poll(() => refusals.length).toBe(2)
+    expect(refusals[1]).toBe('wrong-psk')
+    // Our own dial to a non-member is refused too, but it is not an attack on us: not reported.
+    const own = await member.libp2p.dial(stranger.libp2p.getMultiaddrs(), { signal: AbortSignal.timeout(5000) }).then(
+      () => 'opened',
+      () => 'refused',
+    )
+    expect(own).toBe('refused')
+    expect(refusals.length).toBe(2)
+    expect(member.libp2p.getConnections().length).toBe(0)
   })
 
   it('closes connections to peers dropped from the member set', async () => {

@@ -13,18 +13,30 @@ export interface MemberGater {
   members(): ReadonlySet<string>
 }
 
-export function createMemberGater(initial: Iterable<string> = []): MemberGater {
+/**
+ * `onRefused` hears of every inbound connection, relay reservation or relayed connection refused for a non-member
+ * (after the handshake proved its peer ID), so that refusals can be counted; never of our own refused dials.
+ */
+export function createMemberGater(
+  initial: Iterable<string> = [],
+  onRefused: (peerId: string) => void = () => {},
+): MemberGater {
   let members = new Set(initial)
   const isMember = (peerId: PeerId | string): boolean => members.has(peerId.toString())
   const deny = (peerId: PeerId): boolean => !isMember(peerId)
+  const refuse = (peerId: PeerId): boolean => {
+    if (isMember(peerId)) return false
+    onRefused(peerId.toString())
+    return true
+  }
   return {
     gater: {
       denyDialPeer: deny,
-      denyInboundEncryptedConnection: deny,
+      denyInboundEncryptedConnection: refuse,
       denyOutboundEncryptedConnection: deny,
-      denyInboundRelayReservation: deny,
+      denyInboundRelayReservation: refuse,
       denyOutboundRelayedConnection: (source, destination) => deny(source) || deny(destination),
-      denyInboundRelayedConnection: (relay, remote) => deny(relay) || deny(remote),
+      denyInboundRelayedConnection: (relay, remote) => deny(relay) || refuse(remote),
     },
     setMembers(peerIds: Iterable<string>): void {
       members = new Set(peerIds)

@@ -15,7 +15,12 @@ const LABEL = 'podlink/psk-proof/1'
  * proof cannot be replayed (it covers the other side's fresh nonce). Not given, unlike pnet: hiding the libp2p
  * handshake from observers; confidentiality and peer authentication come from TLS/noise as usual.
  */
-export function pskProof(init: { key: Uint8Array; timeoutMs?: number }): () => ConnectionProtector {
+export function pskProof(init: {
+  key: Uint8Array
+  timeoutMs?: number
+  /** Called for each connection whose peer proved a different key (not for timeouts or early closes). */
+  onMismatch?: () => void
+}): () => ConnectionProtector {
   const key = init.key
   const timeoutMs = init.timeoutMs ?? 5_000
   const mac = (first: Uint8Array, second: Uint8Array): Buffer =>
@@ -32,6 +37,7 @@ export function pskProof(init: { key: Uint8Array; timeoutMs?: number }): () => C
         bytes.write(mac(mine, remoteNonce), opts),
       ])
       if (!timingSafeEqual(proof.subarray(), mac(remoteNonce, mine))) {
+        init.onMismatch?.()
         const err = new PodlinkError(
           'PSK_MISMATCH',
           'Cannot admit the connection as the peer does not hold the swarm key',
