@@ -1,22 +1,25 @@
-// `pnpm bench [--quick] [NAME...]`: runs every benchmark (packages/*/bench/*.bench.ts, test/bench/*.bench.ts)
-// whose path contains one of the NAMEs (all when none is given), one after another, printing their figures.
+// `pnpm bench [--quick]`: the side-by-side benchmark (test/bench/paths.bench.ts: podlink's paths next to raw,
+// wireguard-go and a plain proxy, the NAT matrix and scale figures, in one lab; writes results/bench-latest.json).
+// `pnpm bench [--quick] NAME...`: every other benchmark (packages/*/bench/*.bench.ts, test/bench/*.bench.ts) whose
+// path contains one of the NAMEs, one after another; `all` runs them all. Other flags are passed through.
 import { spawnSync } from 'node:child_process'
 import { globSync } from 'node:fs'
 
+const MAIN = 'test/bench/paths.bench.ts'
 const args = process.argv.slice(2)
-const quick = args.includes('--quick')
+const flags = args.filter((a) => a.startsWith('--'))
 const names = args.filter((a) => !a.startsWith('--'))
-const files = [...globSync('packages/*/bench/*.bench.ts'), ...globSync('test/bench/*.bench.ts')]
-  .sort()
-  .filter((f) => names.length === 0 || names.some((n) => f.includes(n)))
+const all = [...globSync('packages/*/bench/*.bench.ts'), ...globSync('test/bench/*.bench.ts')].sort()
+const files =
+  names.length === 0 ? [MAIN] : names.includes('all') ? all : all.filter((f) => names.some((n) => f.includes(n)))
 if (files.length === 0) {
-  console.error(`no benchmark matches ${names.join(' ')}`)
+  console.error(`no benchmark matches ${names.join(' ')}; there are: ${all.join(', ')}`)
   process.exit(2)
 }
 let failed = 0
 for (const file of files) {
   console.log(`\n==> ${file}`)
-  const r = spawnSync(process.execPath, [file, ...(quick ? ['--quick'] : [])], { stdio: 'inherit' })
+  const r = spawnSync(process.execPath, [file, ...flags], { stdio: 'inherit' })
   if (r.status !== 0) {
     failed++
     console.log(`==> ${file} failed (exit ${r.status})`)

@@ -8,7 +8,7 @@ import { request } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { PodlinkError } from '@podlink/core'
 import { stringify } from 'yaml'
-import { ensureBundles } from '../build/bundle.ts'
+import { BUNDLES, bundlePath, ensureBundles } from '../build/bundle.ts'
 import type { Topology } from '../topology/topology.ts'
 import { daemonPid, startDaemon, stopDaemon } from './daemons.ts'
 import { kubeconfigPath } from './lab-apiserver.ts'
@@ -17,6 +17,8 @@ import { NODE_BIN, repoPath } from './paths.ts'
 import { run } from './run-cmd.ts'
 
 export const AGENT_MAIN = repoPath('packages/agent/src/main.ts')
+/** The lab runs the bundle (0.8 s to start against 3.5 s from source; ten agents on 2 cores need it). */
+const AGENT_BUNDLE = BUNDLES.find((b) => b.entry === 'packages/agent/src/main.ts')!
 export const agentDir = (lab: string, node: string): string => `${stateDir(lab)}/nodes/${node}`
 export const agentSocketPath = (lab: string, node: string): string => `${agentDir(lab, node)}/agent.sock`
 const pskPath = (lab: string): string => `${stateDir(lab)}/psk/swarm.key`
@@ -68,11 +70,13 @@ export async function startLabAgent(t: Topology, node: string): Promise<void> {
   if (daemonPid(t.name, label(node)) !== null) return
   await ensurePsk(t.name)
   const file = writeAgentConfig(t, node)
+  // Rebuilt only when a source is newer, so an agent restarted after an edit never runs stale code.
+  ensureBundles()
   startDaemon({
     lab: t.name,
     label: label(node),
     ns: hostNs(t.name, node),
-    argv: [NODE_BIN, AGENT_MAIN, '--config', file],
+    argv: [NODE_BIN, bundlePath(AGENT_BUNDLE), '--config', file],
   })
 }
 

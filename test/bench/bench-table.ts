@@ -1,0 +1,100 @@
+/** The side-by-side table: every path's figures, its ratios to raw and to podlink-direct, and the targets met or missed. */
+
+export interface PathFigures {
+  throughputMBps: number
+  p50Ms: number
+  p99Ms: number
+  connPerSec: number
+  cpuPct: number
+  /** Extra fields: every 1-flow run, 8 flows, time to first byte, iperf3's own CPU, the path the agents reported. */
+  runsMBps: number[]
+  flows8MBps: number
+  ttfbP50Ms: number
+  senderCpuPct: number
+  receiverCpuPct: number
+  cpuPerGBs: number
+  via: string
+}
+
+export interface Target {
+  readonly what: string
+  readonly value: string
+  readonly met: boolean
+}
+
+const fmt = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : '-')
+
+export function renderTable(paths: Record<string, PathFigures>): string {
+  const raw = paths['raw']?.throughputMBps ?? Number.NaN
+  const direct = paths['podlink-direct']?.throughputMBps ?? Number.NaN
+  const head = [
+    'path',
+    '1 flow MB/s',
+    'x raw',
+    'x direct',
+    '8 flows',
+    'p50 ms',
+    'p99 ms',
+    'conn/s',
+    'TTFB ms',
+    'CPU %',
+    'CPU s/GB',
+    'via',
+  ]
+  const rows = Object.entries(paths).map(([name, f]) => [
+    name,
+    fmt(f.throughputMBps),
+    fmt(f.throughputMBps / raw, 2),
+    fmt(f.throughputMBps / direct, 2),
+    fmt(f.flows8MBps),
+    fmt(f.p50Ms, 3),
+    fmt(f.p99Ms, 2),
+    String(f.connPerSec),
+    fmt(f.ttfbP50Ms, 2),
+    String(f.cpuPct),
+    fmt(f.cpuPerGBs, 2),
+    f.via,
+  ])
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
+  return [line(head), ...rows.map(line)].join('\n')
+}
+
+export function targets(paths: Record<string, PathFigures>, ttfb: { extraRtts: number } | null): Target[] {
+  const get = (p: string) => paths[p]
+  const raw = get('raw')
+  const direct = get('podlink-direct')
+  const out: Target[] = []
+  const ratio = (what: string, a: number | undefined, b: number | undefined, min: number): void => {
+    if (a === undefined || b === undefined) return
+    const r = a / b
+    out.push({ what, value: `${r.toFixed(2)}x (need >= ${min})`, met: r >= min })
+  }
+  ratio('podlink-direct 1 flow vs raw', direct?.throughputMBps, raw?.throughputMBps, 0.3)
+  ratio('podlink-direct 1 flow vs raw (stretch)', direct?.throughputMBps, raw?.throughputMBps, 0.5)
+  ratio('podlink-direct 1 flow vs proxy', direct?.throughputMBps, get('proxy')?.throughputMBps, 0.7)
+  if (direct && raw) {
+    const d = direct.p50Ms - raw.p50Ms
+    out.push({ what: 'podlink-direct p50 latency vs raw', value: `+${d.toFixed(3)} ms (need <= 0.2)`, met: d <= 0.2 })
+  }
+  if (ttfb !== null) {
+    out.push({
+      what: 'new connection: no extra round trip',
+      value: `${ttfb.extraRtts.toFixed(2)} RTT extra (need < 0.5)`,
+      met: ttfb.extraRtts < 0.5,
+    })
+  }
+  ratio('podlink-punched vs direct', get('podlink-punched')?.throughputMBps, direct?.throughputMBps, 0.8)
+  ratio('podlink-relay vs direct', get('podlink-relay')?.throughputMBps, direct?.throughputMBps, 0.5)
+  ratio(
+    'podlink-lan vs raw-lan (flannel, no agents)',
+    get('podlink-lan')?.throughputMBps,
+    get('raw-lan')?.throughputMBps,
+    0.9,
+  )
+  return out
+}
+
+export const renderTargets = (ts: readonly Target[]): string =>
+  ts.map((t) => `${t.met ? 'MET   ' : 'MISSED'}  ${t.what.padEnd(46)} ${t.value}`).join('\n')

@@ -1,0 +1,337 @@
+/**
+ * `pnpm bench [--quick]`: podlink side by side with the machine's own limit and the tools people use, in one run of
+ * one lab (test/topologies/bench.yaml, no router delay except the far site), through the real agents with capture.
+ *   raw              host a-1 -> host pub-1, kernel routing (through a-1's cone router; its NAT is kernel conntrack)
+ *   raw-lan          pod cli-a2 -> pod web-a1 over flannel, before any agent runs (what podlink-lan must equal)
+ *   wireguard-go     host a-1 -> host pub-1 through Debian's userspace wireguard-go
+ *   proxy            host a-1 -> haproxy on a-1 -> haproxy on pub-1 -> pod web-pub (the agents' shape, no crypto)
+ *   podlink-lan      pod cli-a2 -> pod web-a1 with the agents running (never captured)
+ *   podlink-direct   pod cli-a1 -> pod web-pub (a-1 behind a cone NAT dials pub-1)
+ *   podlink-punched  pod cli-a1 -> pod web-b1 (two cone NATs)
+ *   podlink-relay    pod cli-c1 (symmetric NAT) -> pod web-a1 through relay-1
+ * Figures: one-flow and 8-flow throughput (iperf3, first second omitted, median of the interleaved runs), the
+ * forwarding processes' CPU (agents, wireguard-go or haproxy; /proc/PID/stat deltas over the one-flow runs), 1 KiB
+ * request/response p50/p99, new connections per second (8 at a time) and time to first byte; on the far site
+ * (5 ms each way) the round trips a new connection costs, raw against podlink. Then the NAT matrix and the scale
+ * figures. Prints the table with ratios and targets; writes results/bench-latest.json.
+ * Run: node test/bench/paths.bench.ts [--quick] [--skip-nat] [--skip-scale] [--keep (leave the lab up)]
+ */
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { logFile } from '../../packages/testlab/src/lab/daemons.ts'
+import { startLabAgent, waitAgentReady } from '../../packages/testlab/src/lab/lab-agents.ts'
+import { loadLabTopology } from '../../packages/testlab/src/lab/lab-status.ts'
+import { labCli, REPO, TEST_TOPOLOGIES } from '../lab/lab-cli.ts'
+import { renderChart } from './bench-chart.ts'
+import {
+  agentPid,
+  iperf,
+  LAB,
+  nsSpawn,
+  pathOf,
+  rrLoad,
+  startHaproxy,
+  startServers,
+  startWireguard,
+  stopAll,
+  waitFor,
+  waitReady,
+  withCpu,
+} from './bench-lab.ts'
+import { type PathFigures, renderTable, renderTargets, targets } from './bench-table.ts'
+import { type NatPairResult, natMatrix, renderNat } from './nat-matrix.ts'
+import { scaleFigures } from './scale.ts'
+
+const quick = process.argv.includes('--quick')
+const O = {
+  seconds: quick ? 3 : 5,
+  runs: quick ? 1 : 3,
+  rrRounds: quick ? 1000 : 5000,
+  conns: quick ? 200 : 1000,
+  ttfbConns: quick ? 20 : 50,
+}
+const POD = { webPub: '10.244.10.2', webA1: '10.244.1.2', webB1: '10.244.3.2' } as const
+const PUB_1 = '10.0.8.11'
+
+interface PathSpec {
+  readonly name: string
+  readonly client: string
+  readonly iperfTarget: [string, number]
+  readonly echoTarget: string
+  /** The forwarding processes whose CPU is the path's cost. */
+  readonly forwarders: () => number[]
+  /** For podlink paths: [node, peer, path the agents must report]. */
+  readonly expect?: [string, string, string]
+  readonly via: string
+}
+
+const benchStart = performance.now()
+const log = (line: string): void => console.log(`[${((performance.now() - benchStart) / 1000).toFixed(0)}s] ${line}`)
+const load0 = loadavg()
+
+async function measure(spec: PathSpec, runs: number): Promise<PathFigures> {
+  const one: Array<{ mbps: number; cpuPct: number; senderCpuPct: number; receiverCpuPct: number }> = []
+  for (let i = 0; i < runs; i++) one.push(await oneFlow(spec))
+  return finish(spec, one)
+}
+
+async function oneFlow(
+  spec: PathSpec,
+): Promise<{ mbps: number; cpuPct: number; senderCpuPct: number; receiverCpuPct: number }> {
+  const [ip, port] = spec.iperfTarget
+  try {
+    const { value, cpuPct } = await withCpu(spec.forwarders(), () => iperf(spec.client, ip, port, O.seconds, 1))
+    return { ...value, cpuPct }
+  } catch (err) {
+    errors.push(`${spec.name} one flow: ${(err as Error).message.split('\n')[0]}`)
+    return { mbps: Number.NaN, cpuPct: Number.NaN, senderCpuPct: Number.NaN, receiverCpuPct: Number.NaN }
+  }
+}
+
+/** A failed measurement is a figure too: NaN in the table, its error in the JSON; the run goes on. */
+const errors: string[] = []
+function attempt<T>(what: string, fn: () => T, fallback: T): T {
+  try {
+    return fn()
+  } catch (err) {
+    errors.push(`${what}: ${(err as Error).message.split('\n')[0]}`)
+    return fallback
+  }
+}
+
+async function finish(
+  spec: PathSpec,
+  one: ReadonlyArray<{ mbps: number; cpuPct: number; senderCpuPct: number; receiverCpuPct: number }>,
+): Promise<PathFigures> {
+  const [ip, port] = spec.iperfTarget
+  const ok = one.filter((r) => Number.isFinite(r.mbps))
+  const byMbps = [...(ok.length > 0 ? ok : one)].sort((a, b) => a.mbps - b.mbps)
+  const mid = byMbps[Math.floor(byMbps.length / 2)]!
+  const flows8 = attempt(`${spec.name} 8 flows`, () => iperf(spec.client, ip, port, O.seconds, 8).mbps, Number.NaN)
+  const rr = attempt(
+    `${spec.name} rr`,
+    () => rrLoad(spec.client, ['rr', spec.echoTarget, String(O.rrRounds), '1024']),
+    {},
+  )
+  const conn = attempt(
+    `${spec.name} conn`,
+    () => rrLoad(spec.client, ['conn', spec.echoTarget, String(O.conns), '8']),
+    {},
+  )
+  const via = spec.expect ? ((await pathOf(spec.expect[0], spec.expect[1])) ?? 'none') : spec.via
+  return {
+    throughputMBps: mid.mbps,
+    p50Ms: rr['p50Ms'] ?? Number.NaN,
+    p99Ms: rr['p99Ms'] ?? Number.NaN,
+    connPerSec: conn['connPerSec'] ?? 0,
+    cpuPct: mid.cpuPct,
+    runsMBps: one.map((r) => r.mbps),
+    flows8MBps: flows8,
+    ttfbP50Ms: conn['ttfbP50Ms'] ?? Number.NaN,
+    senderCpuPct: mid.senderCpuPct,
+    receiverCpuPct: mid.receiverCpuPct,
+    cpuPerGBs: Math.round(((mid.cpuPct * 10) / mid.mbps) * 100) / 100,
+    via,
+  }
+}
+
+/** Sends a first flow on every podlink path and waits for the path the agents should settle on. */
+async function warm(specs: readonly PathSpec[]): Promise<void> {
+  for (const s of specs) {
+    if (!s.expect) continue
+    const [node, peer, want] = s.expect
+    for (let i = 0; i < 3; i++) {
+      try {
+        rrLoad(s.client, ['conn', s.echoTarget, '4', '1'])
+        break
+      } catch {
+        await sleep(1000)
+      }
+    }
+    const r = await waitFor(20_000, async () => ((await pathOf(node, peer)) === want ? true : undefined))
+    log(
+      `${s.name}: ${node} -> ${peer} ${r ? `${want} after ${Math.round(r.ms)} ms` : `NOT ${want} (${await pathOf(node, peer)})`}`,
+    )
+  }
+}
+
+const result: Record<string, unknown> = { startedAt: new Date().toISOString(), quick }
+// A status request to a busy agent can fail with EPIPE inside Node's http client, thrown outside the request's own
+// error handler; it is one failed poll, not a failed bench.
+process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET') throw err
+  errors.push(`status poll: ${err.code}`)
+})
+let labUp = false
+try {
+  labCli(['down', LAB])
+  log(`lab up ${TEST_TOPOLOGIES}bench.yaml (load average ${load0.map((x) => x.toFixed(1)).join(' ')})`)
+  const up = labCli(['up', `${TEST_TOPOLOGIES}bench.yaml`, '--no-agents'], { timeoutMs: 300_000 })
+  if (up.code !== 0) throw new Error(`lab up failed:\n${up.stdout}\n${up.stderr}`)
+  labUp = true
+  const t = loadLabTopology(LAB)
+  for (const pod of ['web-pub', 'web-a1', 'web-b1']) nsSpawn(pod, ['iperf3', '-s', '-p', '5201'])
+  startServers('pub-1', 'host-pub-1')
+  await sleep(500)
+
+  const rawLan: PathSpec = {
+    name: 'raw-lan',
+    client: 'cli-a2',
+    iperfTarget: [POD.webA1, 5201],
+    echoTarget: `${POD.webA1}:8080`,
+    forwarders: () => [],
+    via: 'flannel, no agents',
+  }
+  log('raw-lan (flannel pod to pod, before the agents start)')
+  const rawLanFigures = await measure(rawLan, O.runs)
+
+  const nodes = t.nodes.filter((n) => n.agent).map((n) => n.name)
+  log(`starting ${nodes.length} agents`)
+  for (const node of nodes) await startLabAgent(t, node)
+  await Promise.all(nodes.map((node) => waitAgentReady(t, node, 90_000)))
+  await waitReady(nodes, 90_000)
+  const wgPids = await startWireguard('a-1', 'pub-1', PUB_1)
+  const proxyPids = await startHaproxy('a-1', 'pub-1', PUB_1, POD.webPub)
+  const agents =
+    (...ns: string[]) =>
+    () =>
+      ns.map(agentPid)
+  const specs: PathSpec[] = [
+    {
+      name: 'raw',
+      client: 'a-1',
+      iperfTarget: [PUB_1, 5201],
+      echoTarget: `${PUB_1}:8080`,
+      forwarders: () => [],
+      via: 'kernel',
+    },
+    {
+      name: 'wireguard-go',
+      client: 'a-1',
+      iperfTarget: ['10.98.0.2', 5201],
+      echoTarget: '10.98.0.2:8080',
+      forwarders: () => wgPids,
+      via: 'wireguard-go 0.0.20220316',
+    },
+    {
+      name: 'proxy',
+      client: 'a-1',
+      iperfTarget: ['127.0.0.1', 7001],
+      echoTarget: '127.0.0.1:7003',
+      forwarders: () => proxyPids,
+      via: 'haproxy x2',
+    },
+    {
+      name: 'podlink-lan',
+      client: 'cli-a2',
+      iperfTarget: [POD.webA1, 5201],
+      echoTarget: `${POD.webA1}:8080`,
+      forwarders: agents('a-2', 'a-1'),
+      expect: ['a-2', 'a-1', 'lan'],
+      via: 'lan',
+    },
+    {
+      name: 'podlink-direct',
+      client: 'cli-a1',
+      iperfTarget: [POD.webPub, 5201],
+      echoTarget: `${POD.webPub}:8080`,
+      forwarders: agents('a-1', 'pub-1'),
+      expect: ['a-1', 'pub-1', 'direct'],
+      via: 'direct',
+    },
+    {
+      name: 'podlink-punched',
+      client: 'cli-a1',
+      iperfTarget: [POD.webB1, 5201],
+      echoTarget: `${POD.webB1}:8080`,
+      forwarders: agents('a-1', 'b-1'),
+      expect: ['a-1', 'b-1', 'punched'],
+      via: 'punched',
+    },
+    {
+      name: 'podlink-relay',
+      client: 'cli-c1',
+      iperfTarget: [POD.webA1, 5201],
+      echoTarget: `${POD.webA1}:8080`,
+      forwarders: agents('c-1', 'relay-1', 'a-1'),
+      expect: ['c-1', 'a-1', 'relay'],
+      via: 'relay',
+    },
+  ]
+  await warm(specs)
+
+  // One-flow runs interleaved across the paths, so that the machine's other load falls on all of them alike.
+  const oneRuns = new Map<string, Array<Awaited<ReturnType<typeof oneFlow>>>>()
+  for (let round = 0; round < O.runs; round++) {
+    for (const s of specs) {
+      const r = await oneFlow(s)
+      oneRuns.set(s.name, [...(oneRuns.get(s.name) ?? []), r])
+      log(`round ${round + 1} ${s.name}: ${r.mbps} MB/s, forwarders ${r.cpuPct}% CPU`)
+    }
+  }
+  const paths: Record<string, PathFigures> = {}
+  for (const s of specs) {
+    if (s.name === 'podlink-lan') paths['raw-lan'] = rawLanFigures
+    paths[s.name] = await finish(s, oneRuns.get(s.name) ?? [])
+    log(
+      `${s.name}: 8 flows ${paths[s.name]!.flows8MBps} MB/s, p50 ${paths[s.name]!.p50Ms} ms, ${paths[s.name]!.connPerSec} conn/s`,
+    )
+  }
+
+  // Round trips of a new connection, on the far site (5 ms each way through its router): raw against podlink.
+  const farRaw = rrLoad('f-1', ['conn', `${PUB_1}:8080`, String(O.ttfbConns), '1'])
+  const farRtt = rrLoad('f-1', ['rr', `${PUB_1}:8080`, '50', '1024'])
+  rrLoad('cli-f1', ['conn', `${POD.webPub}:8080`, '4', '1'])
+  await waitFor(20_000, async () => ((await pathOf('f-1', 'pub-1')) === 'direct' ? true : undefined))
+  const farPodlink = rrLoad('cli-f1', ['conn', `${POD.webPub}:8080`, String(O.ttfbConns), '1'])
+  const rttMs = farRtt['p50Ms'] ?? Number.NaN
+  const ttfb = {
+    rttMs,
+    rawTtfbMs: farRaw['ttfbP50Ms'] ?? Number.NaN,
+    podlinkTtfbMs: farPodlink['ttfbP50Ms'] ?? Number.NaN,
+    podlinkPath: (await pathOf('f-1', 'pub-1')) ?? 'none',
+    extraRtts: ((farPodlink['ttfbP50Ms'] ?? Number.NaN) - (farRaw['ttfbP50Ms'] ?? Number.NaN)) / rttMs,
+  }
+  log(
+    `new connection at RTT ${rttMs} ms: raw TTFB ${ttfb.rawTtfbMs} ms, podlink (${ttfb.podlinkPath}) ${ttfb.podlinkTtfbMs} ms`,
+  )
+  const met = targets(paths, ttfb)
+  Object.assign(result, { paths, newConnection: ttfb, targets: met, errors })
+
+  if (!process.argv.includes('--skip-nat')) result['nat'] = await natMatrix(t, { runs: quick ? 3 : 20, log })
+  else result['nat'] = {}
+  if (!process.argv.includes('--skip-scale')) result['scale'] = await scaleFigures(t, { quick, log })
+  else result['scale'] = {}
+
+  console.log(
+    `\npodlink side by side (${quick ? 'quick' : 'full'}; ${O.runs} interleaved one-flow runs of ${O.seconds} s; load average at start ${load0[0]!.toFixed(1)}, now ${loadavg()[0]!.toFixed(1)}, 2 vCPUs shared with other labs)`,
+  )
+  console.log(renderTable(paths))
+  console.log(
+    `new connection at ${rttMs} ms RTT: raw TTFB ${ttfb.rawTtfbMs} ms, podlink ${ttfb.podlinkTtfbMs} ms (${ttfb.extraRtts.toFixed(2)} RTT extra)`,
+  )
+  console.log(renderTargets(met))
+  if (errors.length > 0) console.log(`\nfailed measurements:\n  ${errors.join('\n  ')}`)
+  const nat = result['nat'] as Record<string, NatPairResult>
+  if (Object.keys(nat).length > 0) console.log(`\nNAT matrix (fresh agents each run)\n${renderNat(nat)}`)
+  if (Object.keys(result['scale'] as object).length > 0)
+    console.log(`\nscale ${JSON.stringify(result['scale'], null, 1)}`)
+} finally {
+  await stopAll()
+  if (labUp) {
+    // The agents' logs outlive the lab: results/bench-logs/NODE.log.
+    mkdirSync(`${REPO}results/bench-logs`, { recursive: true })
+    for (const n of ['relay-1', 'pub-1', 'a-1', 'a-2', 'b-1', 'c-1', 'd-1', 's-1', 'u-1', 'f-1'])
+      cpSync(logFile(LAB, `agent-${n}`), `${REPO}results/bench-logs/${n}.log`, { force: true })
+    if (process.argv.includes('--keep')) log(`lab kept: pnpm lab down ${LAB}`)
+    else labCli(['down', LAB])
+  }
+  result['wallSeconds'] = Math.round((performance.now() - benchStart) / 1000)
+  result['loadAverage'] = { start: load0, end: loadavg() }
+  mkdirSync(`${REPO}results`, { recursive: true })
+  writeFileSync(`${REPO}results/bench-latest.json`, `${JSON.stringify(result, null, 2)}\n`)
+  if (result['paths'])
+    writeFileSync(`${REPO}results/bench-latest.svg`, renderChart(result['paths'] as Record<string, PathFigures>))
+  log(`wrote results/bench-latest.json in ${result['wallSeconds']} s`)
+}
