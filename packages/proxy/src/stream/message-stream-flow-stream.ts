@@ -67,25 +67,39 @@ export function messageStreamFlowStream(
   let closeError: { error: Error | undefined } | null = null
   const terminal = (): boolean => stream.status === 'closed' || stream.status === 'aborted' || stream.status === 'reset'
 
+  /** deliver() is running: a 'message' dispatched meanwhile (by our own stream.resume()) only queues. */
+  let delivering = false
+
   const deliver = (): void => {
     const h = handlers
-    if (h === null) return
-    while (queue.length > 0 && !paused) h.onData(queue.shift()!)
-    if (queue.length > 0) return
-    if (ended) {
-      ended = false
-      h.onEnd()
-    }
-    if (closeError !== null) {
-      const { error } = closeError
-      closeError = null
-      closed = true
-      h.onClose(error)
-      return
-    }
-    if (!paused && streamPaused && !terminal()) {
-      streamPaused = false
-      safely(() => stream.resume())
+    if (h === null || delivering) return
+    delivering = true
+    try {
+      for (;;) {
+        while (queue.length > 0 && !paused) h.onData(queue.shift()!)
+        if (queue.length > 0) return
+        if (ended) {
+          ended = false
+          h.onEnd()
+        }
+        if (closeError !== null) {
+          const { error } = closeError
+          closeError = null
+          closed = true
+          h.onClose(error)
+          return
+        }
+        if (paused || !streamPaused || terminal()) return
+        // libp2p's resume() dispatches its read buffer and THEN grants the sender a new window (sendResume). A reader
+        // that pauses during that dispatch must not pause libp2p from inside it: libp2p would mark the stream paused,
+        // then grant anyway, and keep granting on every frame while buffering them all, until its read buffer passed
+        // maxReadBufferLength and it reset the stream (a 1 GiB echo died at 84-895 MB). So the dispatch only queues
+        // here, and the reader gets it after resume() returned, where a pause reaches libp2p intact.
+        streamPaused = false
+        safely(() => stream.resume())
+      }
+    } finally {
+      delivering = false
     }
   }
 
