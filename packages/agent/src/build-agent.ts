@@ -33,10 +33,12 @@ import {
 } from './mesh/peer-directory.ts'
 import {
   createAgentMetrics,
+  type EventLoopWatch,
   explainDestination,
   type ObserveServer,
   parseDestination,
   startObserveServer,
+  watchEventLoop,
 } from './observe/index.ts'
 import { meshPing } from './status/mesh-ping.ts'
 import { type StatusServer, startStatusServer } from './status/status-server.ts'
@@ -82,6 +84,7 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
   let recomputing: Promise<void> | null = null
   let again = false
   let refresh: NodeJS.Timeout | null = null
+  let loopWatch: EventLoopWatch | null = null
 
   /** Probes run beside routing, never in front of it: a route is never held back by a slow dial. */
   function probeLan(): void {
@@ -293,11 +296,12 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
         {
           metrics: () => {
             syncCounters()
-            return metrics.render(agent.status())
+            return metrics.render(agent.status(), loopWatch?.take())
           },
           health,
         },
       )
+      loopWatch = watchEventLoop(log)
       // The prober decides what is due (failed probes soon, proven ones every minute); this only wakes it.
       refresh = setInterval(probeLan, 1000)
       refresh.unref()
@@ -309,6 +313,7 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
     async stop() {
       stopping = true
       if (refresh) clearInterval(refresh)
+      loopWatch?.stop()
       await statusServer?.close()
       await observe?.close()
       await recomputing

@@ -17,6 +17,7 @@ import {
   createFlowExit,
   createUdpProxy,
   EndpointBalancer,
+  endpointId,
   FlowRegistry,
   messageStreamFlowStream,
   type OpenFlowStream,
@@ -105,6 +106,11 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
     return { stream: messageStreamFlowStream(stream), answer: readFlowResponse(stream, { signal }) }
   }
   const peerOf = (nodeName: string): string | null => peers.get(nodeName) ?? null
+  /** A peer ID's node name for logs (the ID itself when no Node claims it). */
+  const nodeOfPeer = (peerId: string): string => {
+    for (const [name, id] of peers) if (id === peerId) return name
+    return peerId
+  }
   const pathOf = (peer: string) => mesh.peers().find((p) => p.peerId === peer)?.path ?? 'none'
   const framing = { encode: encodeDatagram, createDecoder: createDatagramDecoder }
 
@@ -116,6 +122,21 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
     refusal: (reason, message, cause) => new FlowProtocolError(reason, message, { cause }),
     registry,
     timers: systemTimers,
+    onFlowEnd: (flow, r) => {
+      if (r.error)
+        flowError(
+          'info',
+          {
+            side: 'exit',
+            peer: nodeOfPeer(flow.peer),
+            dst: endpointId(flow.header.dst),
+            podToPeer: r.aToB,
+            peerToPod: r.bToA,
+            err: r.error.message,
+          },
+          'flow ended with an error',
+        )
+    },
   })
   const handler = createFlowHandler({ policy: exitPolicy }, { exit })
 
@@ -177,8 +198,15 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
         ).then((outcome) => {
           if (outcome.error)
             flowError(
-              'debug',
-              { dst: `${c.originalDst.address}:${c.originalDst.port}`, err: outcome.error.message },
+              'info',
+              {
+                side: 'entry',
+                dst: `${c.originalDst.address}:${c.originalDst.port}`,
+                endpoint: outcome.endpoint,
+                tx: outcome.txBytes,
+                rx: outcome.rxBytes,
+                err: outcome.error.message,
+              },
               'flow ended with an error',
             )
         })

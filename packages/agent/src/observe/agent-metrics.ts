@@ -44,8 +44,8 @@ const bounded = <T extends string>(allowed: readonly T[], v: string): T =>
 const seconds = (iso: string | null): number | null => (iso === null ? null : Date.parse(iso) / 1000)
 
 export interface AgentMetrics {
-  /** The exposition for one scrape: recorded events plus everything `status` holds. */
-  render(status: AgentStatus): string
+  /** The exposition for one scrape: recorded events plus everything `status` holds (and the loop's delay). */
+  render(status: AgentStatus, loop?: { maxMs: number; p99Ms: number }): string
   /** A peer's path changed (also derived by `notePeers`; call one or the other for a given change). */
   pathChanged(from: PathKind, to: PathKind): void
   /** Diffs peers against the previous call and counts each path change; call it whenever peers are recomputed. */
@@ -111,6 +111,11 @@ export function createAgentMetrics(): AgentMetrics {
     'When the cluster view was last synced with the API server.',
   )
   const conflicts = r.gauge('podlink_conflicts', 'Routing conflicts by kind.', ['kind'])
+  const loopDelay = r.gauge(
+    'podlink_event_loop_delay_seconds',
+    "The agent's event loop delay since the previous scrape (max and p99).",
+    ['quantile'],
+  )
 
   // Series that exist from the start read 0 rather than absent, so rate() and alerts work from the first scrape.
   punchAttempts.inc({}, 0)
@@ -140,7 +145,11 @@ export function createAgentMetrics(): AgentMetrics {
     connectionCaptured: (cls, protocol) => captured.inc({ class: cls, protocol }),
     exitRefused: (reason) => refusals.inc({ reason: bounded(EXIT_REFUSAL_REASONS, reason) }),
     peerRefused: (reason) => peerRefusals.inc({ reason: bounded(PEER_REFUSAL_REASONS, reason) }),
-    render(s) {
+    render(s, loop) {
+      if (loop !== undefined) {
+        loopDelay.set({ quantile: 'max' }, loop.maxMs / 1000)
+        loopDelay.set({ quantile: '0.99' }, loop.p99Ms / 1000)
+      }
       flows.clear()
       reservations.clear()
       conflicts.clear()

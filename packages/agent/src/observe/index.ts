@@ -7,6 +7,7 @@ export {
   HOLEPUNCH_REASONS,
   type HolepunchReason,
 } from './agent-metrics.ts'
+export { type EventLoopWatch, watchEventLoop } from './event-loop-watch.ts'
 export { type Destination, explainDestination, parseDestination } from './explain-destination.ts'
 export { createMetricRegistry, type MetricRegistry } from './metric-registry.ts'
 export {

@@ -28,6 +28,8 @@ export interface FlowExitDeps<S> {
   refusal?(reason: ConnectRefusal, message: string, cause: unknown): Error
   readonly registry: FlowRegistry
   readonly timers: Timers
+  /** A TCP flow ended: `error` is null when both directions ended cleanly (for the agent's log). */
+  onFlowEnd?(flow: ExitFlow, result: { aToB: number; bToA: number; error: Error | null }): void
 }
 
 export interface FlowExitOptions {
@@ -95,7 +97,9 @@ export function createFlowExit<S>(deps: FlowExitDeps<S>, options: FlowExitOption
           idleTimeoutMs: options.tcpIdleTimeoutMs ?? 3_600_000,
         })
         tracked.counters = () => ({ txBytes: sp.aToB, rxBytes: sp.bToA })
-        await sp.done
+        // Not `deps.onFlowEnd?.(flow, await sp.done)`: an optional call short-circuits its arguments, await included.
+        const result = await sp.done
+        deps.onFlowEnd?.(flow, result)
       } finally {
         tracked.close()
       }
