@@ -118,8 +118,9 @@ export async function waitReady(nodes: readonly string[], timeoutMs = 60_000): P
   }
 }
 
+/** The path `from`'s agent reports to `to`; undefined when it has none or its status does not answer. */
 export const pathOf = async (from: string, to: string): Promise<string | undefined> =>
-  (await agentStatus(from)).peers.find((p) => p.node === to)?.path
+  (await agentStatus(from).catch(() => null))?.peers.find((p) => p.node === to)?.path
 
 export interface IperfResult {
   readonly mbps: number

@@ -1,10 +1,12 @@
 /**
  * The NAT matrix: for each pair of NAT types, RUNS times from fresh agents (both agents of the pair stopped and
  * started), one flow from the first node to a pod on the second, then the path the first node's agent settles on.
- * Success: the flow worked and the path is the one the NAT pair allows (TOPOLOGY.md "nat").
- * A run's path is final when it is direct or punched, or when it is relayed with a reason (punch skipped or
- * failed), or after WINDOW_MS.
+ * Success: a flow worked and the path is the one the NAT pair allows (TOPOLOGY.md "nat"), within WINDOW_MS of
+ * both agents being ready. A run's path is final when it is direct or punched, or relayed with a reason (punch
+ * skipped or failed). Also recorded: whether the very first flow after readiness worked.
  */
+
+import { setTimeout as sleep } from 'node:timers/promises'
 import { stopDaemon } from '../../packages/testlab/src/lab/daemons.ts'
 import { startLabAgent, waitAgentReady } from '../../packages/testlab/src/lab/lab-agents.ts'
 import type { Topology } from '../../packages/testlab/src/topology/topology.ts'
@@ -26,14 +28,20 @@ const PAIRS: readonly Pair[] = [
   { name: 'static/cone', from: 's-1', to: 'a-1', target: '10.244.1.2:8080', want: 'direct' },
   { name: 'udp-blocked/cone', from: 'u-1', to: 'a-1', target: '10.244.1.2:8080', want: 'punched' },
 ]
-const WINDOW_MS = 6000
+/** A run that has no working flow and final path this long after both agents are ready has failed. */
+const WINDOW_MS = 15_000
+const PROBE = `${REPO}packages/testlab/src/probe/probe.ts`
 
 export interface NatRun {
   readonly ok: boolean
   readonly flowOk: boolean
+  /** The very first flow after both agents were ready worked. */
+  readonly firstFlowOk: boolean
+  /** From both agents ready to the first flow that worked. */
+  readonly flowOkMs: number
   readonly path: string
   readonly firstByteMs: number
-  /** From the start of the first flow to the first status showing the final path. */
+  /** From both agents ready to the first status showing the final path. */
   readonly timeToPathMs: number
   readonly reason: string | null
 }
@@ -48,6 +56,8 @@ export interface NatPairResult {
   readonly timeToPathMsP50: number
   readonly timeToPathMsMax: number
   readonly firstByteMsP50: number
+  readonly firstFlowOkRate: number
+  readonly workingFlowMsP50: number
   readonly agentStartMsP50: number
   readonly failures: string[]
 }
@@ -57,8 +67,14 @@ const median = (xs: readonly number[]): number => {
   return s.length === 0 ? Number.NaN : Math.round(s[Math.floor(s.length / 2)]!)
 }
 
+/** Kills the pair's agents (a crash: quicker than a graceful stop, and the new agents resync the rules) and starts them. */
+const maxOf = (xs: readonly number[]): number => {
+  const f = xs.filter(Number.isFinite)
+  return f.length === 0 ? Number.NaN : Math.round(Math.max(...f))
+}
+
 async function freshAgents(t: Topology, nodes: readonly string[]): Promise<number> {
-  await Promise.all(nodes.map((n) => stopDaemon(LAB, `agent-${n}`, 'SIGTERM', 10_000)))
+  await Promise.all(nodes.map((n) => stopDaemon(LAB, `agent-${n}`, 'SIGKILL', 2000)))
   const t0 = performance.now()
   for (const n of nodes) await startLabAgent(t, n)
   await Promise.all(nodes.map((n) => waitAgentReady(t, n, 60_000)))
@@ -68,40 +84,44 @@ async function freshAgents(t: Topology, nodes: readonly string[]): Promise<numbe
       const s = await agentStatus(n).catch(() => null)
       if (s?.health.ready) break
       if (performance.now() - t0 > 60_000) throw new Error(`agent on ${n} not ready within 60 s`)
-      await new Promise((r) => setTimeout(r, 25))
+      await sleep(25)
     }
   }
   return performance.now() - t0
 }
 
-async function oneRun(t: Topology, pair: Pair): Promise<NatRun & { startMs: number }> {
-  const startMs = await freshAgents(t, [pair.from, pair.to])
-  const flowStart = performance.now()
-  let flowOk = false
-  let firstByteMs = Number.NaN
+function probeOnce(pair: Pair, timeoutMs: number): { ok: boolean; rttMs: number } {
   try {
-    const out = nsRun(pair.from, [
-      NODE,
-      `${REPO}packages/testlab/src/probe/probe.ts`,
-      pair.target,
-      '--json',
-      '--timeout',
-      '5000',
-    ])
+    const out = nsRun(pair.from, [NODE, PROBE, pair.target, '--json', '--timeout', String(timeoutMs)])
     const summary = JSON.parse(out.trim().split('\n').pop() ?? '{}') as {
       ok: number
       results: Array<{ rttMs?: number }>
     }
-    flowOk = summary.ok === 1
-    firstByteMs = summary.results[0]?.rttMs ?? Number.NaN
+    return { ok: summary.ok === 1, rttMs: summary.results[0]?.rttMs ?? Number.NaN }
   } catch {
-    flowOk = false
+    return { ok: false, rttMs: Number.NaN }
+  }
+}
+
+/**
+ * One run: fresh agents; from their readiness, flows (3 s timeout each) until one succeeds, then the path the first
+ * node's agent reports until it is final. Times are from both agents ready.
+ */
+async function oneRun(t: Topology, pair: Pair): Promise<NatRun & { startMs: number }> {
+  const startMs = await freshAgents(t, [pair.from, pair.to])
+  const t0 = performance.now()
+  const first = probeOnce(pair, 3000)
+  let flowOk = first.ok
+  let flowOkMs = first.ok ? performance.now() - t0 : Number.NaN
+  while (!flowOk && performance.now() - t0 < WINDOW_MS) {
+    flowOk = probeOnce(pair, 3000).ok
+    if (flowOk) flowOkMs = performance.now() - t0
   }
   let path = 'none'
   let since = Number.NaN
   let reason: string | null = null
   for (;;) {
-    const elapsed = performance.now() - flowStart
+    const elapsed = performance.now() - t0
     const peer = (await agentStatus(pair.from).catch(() => null))?.peers.find((p) => p.node === pair.to)
     const now = peer?.path ?? 'none'
     if (now !== path) {
@@ -110,10 +130,20 @@ async function oneRun(t: Topology, pair: Pair): Promise<NatRun & { startMs: numb
     }
     reason = peer?.reason ?? null
     const settled = path === 'direct' || path === 'punched' || (path === 'relay' && reason !== null && reason !== '-')
-    if (settled || elapsed > WINDOW_MS) break
-    await new Promise((r) => setTimeout(r, 25))
+    if ((settled && flowOk) || elapsed > WINDOW_MS) break
+    await sleep(25)
   }
-  return { ok: flowOk && path === pair.want, flowOk, path, firstByteMs, timeToPathMs: since, reason, startMs }
+  return {
+    ok: flowOk && path === pair.want,
+    flowOk,
+    firstFlowOk: first.ok,
+    firstByteMs: first.rttMs,
+    flowOkMs,
+    path,
+    timeToPathMs: since,
+    reason,
+    startMs,
+  }
 }
 
 export async function natMatrix(
@@ -135,8 +165,10 @@ export async function natMatrix(
       successRate: ok.length / runs.length,
       paths,
       timeToPathMsP50: median(runs.map((r) => r.timeToPathMs)),
-      timeToPathMsMax: Math.round(Math.max(...runs.map((r) => r.timeToPathMs).filter(Number.isFinite))),
+      timeToPathMsMax: maxOf(runs.map((r) => r.timeToPathMs)),
       firstByteMsP50: median(runs.map((r) => r.firstByteMs)),
+      firstFlowOkRate: runs.filter((r) => r.firstFlowOk).length / runs.length,
+      workingFlowMsP50: median(runs.map((r) => r.flowOkMs)),
       agentStartMsP50: median(runs.map((r) => r.startMs)),
       failures: runs
         .filter((r) => !r.ok)
@@ -151,16 +183,30 @@ export async function natMatrix(
 }
 
 export function renderNat(nat: Record<string, NatPairResult>): string {
-  const rows = Object.entries(nat).map(
-    ([name, r]) =>
-      `${name.padEnd(20)} ${r.expected.padEnd(8)} ${`${Math.round(r.successRate * 100)}%`.padStart(5)} of ${String(r.runs).padStart(2)}  ${String(r.timeToPathMsP50).padStart(6)} ${String(r.timeToPathMsMax).padStart(6)}  ${String(r.firstByteMsP50).padStart(6)}  ${Object.entries(
-        r.paths,
-      )
-        .map(([p, n]) => `${p} ${n}`)
-        .join(', ')}`,
-  )
-  return [
-    `${'pair'.padEnd(20)} ${'expected'.padEnd(8)} success       path ms (p50/max)  TTFB ms  final paths`,
-    ...rows,
-  ].join('\n')
+  const head = [
+    'pair',
+    'expected',
+    'success',
+    'runs',
+    'path ms p50',
+    'max',
+    '1st flow ok',
+    'working flow ms',
+    'final paths',
+  ]
+  const rows = Object.entries(nat).map(([name, r]) => [
+    name,
+    r.expected,
+    `${Math.round(r.successRate * 100)}%`,
+    String(r.runs),
+    String(r.timeToPathMsP50),
+    String(r.timeToPathMsMax),
+    `${Math.round(r.firstFlowOkRate * 100)}%`,
+    String(r.workingFlowMsP50),
+    Object.entries(r.paths)
+      .map(([p, n]) => `${p} ${n}`)
+      .join(', '),
+  ])
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)))
+  return [head, ...rows].map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n')
 }

@@ -45,10 +45,10 @@ import { scaleFigures } from './scale.ts'
 
 const quick = process.argv.includes('--quick')
 const O = {
-  seconds: quick ? 3 : 5,
+  seconds: quick ? 2 : 5,
   runs: quick ? 1 : 3,
-  rrRounds: quick ? 1000 : 5000,
-  conns: quick ? 200 : 1000,
+  rrRounds: quick ? 500 : 5000,
+  conns: quick ? 100 : 1000,
   ttfbConns: quick ? 20 : 50,
 }
 const POD = { webPub: '10.244.10.2', webA1: '10.244.1.2', webB1: '10.244.3.2' } as const
@@ -160,8 +160,12 @@ const result: Record<string, unknown> = { startedAt: new Date().toISOString(), q
 // A status request to a busy agent can fail with EPIPE inside Node's http client, thrown outside the request's own
 // error handler; it is one failed poll, not a failed bench.
 process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
-  if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET') throw err
-  errors.push(`status poll: ${err.code}`)
+  if (err.syscall === 'write' && (err.code === 'EPIPE' || err.code === 'ECONNRESET')) {
+    errors.push(`status poll: ${err.code}`)
+    return
+  }
+  console.error(err)
+  process.exit(1)
 })
 let labUp = false
 try {

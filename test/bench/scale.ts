@@ -2,8 +2,9 @@
  * Scale figures, through the lab's agents and API stand-in:
  *   agent start -> direct path: a-1's agent restarted, one flow to pub-1's pod at ready, until a-1 reports direct;
  *   Node added -> routes everywhere: `kubectl apply` of a new Node (its write returned) until every agent routes its podCIDR;
- *   agent RSS: idle (a-1, restarted), with 10,000 open flows through it (a-1 -> pub-1), and with 1,000 simulated
- *   Nodes (real Ed25519 peer IDs, InternalIPs nobody answers) in the view.
+ *   agent RSS: idle (a-1, restarted); the exit pub-1 holding 8,000 open flows from 8 peers (1,000 each: the exit
+ *   caps one peer at 1,024 concurrent flows; --quick 2,000); a-1 with 1,000 simulated Nodes (real Ed25519 peer IDs,
+ *   InternalIPs nobody answers) in its view (--quick 200).
  */
 
 import { spawnSync } from 'node:child_process'
@@ -71,10 +72,12 @@ export interface ScaleFigures {
   rssIdleAllAgentsMiB: { min: number; max: number }
   flowsOpened: number
   flowsFailed: number
-  rssWithFlowsMiB: { client: number; exit: number }
+  flowSources: number
+  rssWithFlowsMiB: { exit: number; entryA1: number }
+  exitRssPerThousandFlowsMiB: number
   simulatedNodes: number
   simulatedNodesRoutedAfterMs: number
-  rssWith1000NodesMiB: number
+  rssWithSimulatedNodesMiB: number
   rssWithNodesAllAgentsMiB: { min: number; max: number }
 }
 
@@ -128,28 +131,39 @@ export async function scaleFigures(
   const sorted = [...samples].sort((a, b) => a - b)
   log(`scale: Node added -> routes on all ${agents.length} agents: ${samples.join(', ')} ms`)
 
-  // 10,000 open flows a-1 -> pub-1 (2,000 with --quick), RSS of both agents while they are open.
-  const flows = quick ? 2000 : 10_000
-  const holder = nsSpawn('cli-a1', [NODE, RR_LOAD, 'hold', '10.244.10.2:8080', String(flows)])
-  const held = await new Promise<{ held: number; failed: number }>((resolve) => {
-    let buf = ''
-    holder.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString()
-      if (buf.includes('\n')) resolve(JSON.parse(buf.split('\n')[0]!))
-    })
-    holder.on('exit', () => resolve({ held: 0, failed: flows }))
-  })
-  await sleep(2000)
-  const rssWithFlowsMiB = { client: rssMiB(agentPid('a-1')), exit: rssMiB(agentPid('pub-1')) }
-  log(
-    `scale: ${held.held} open flows (${held.failed} failed): a-1 ${rssWithFlowsMiB.client} MiB, pub-1 ${rssWithFlowsMiB.exit} MiB`,
+  // Open flows held through pub-1's agent (the exit) from every other site's node, at most 1,000 per source: the exit
+  // refuses more than 1,024 concurrent flows from one peer (flow-handler maxFlowsPerPeer), so 8 peers carry 8,000.
+  const sources = ['a-1', 'a-2', 'b-1', 'c-1', 'd-1', 's-1', 'u-1', 'f-1'].slice(0, quick ? 2 : 8)
+  const perSource = 1000
+  const holders = sources.map((src) => nsSpawn(src, [NODE, RR_LOAD, 'hold', '10.244.10.2:8080', String(perSource)]))
+  const helds = await Promise.all(
+    holders.map(
+      (holder) =>
+        new Promise<{ held: number; failed: number }>((resolve) => {
+          let buf = ''
+          holder.stdout?.on('data', (d: Buffer) => {
+            buf += d.toString()
+            if (buf.includes('\n')) resolve(JSON.parse(buf.split('\n')[0]!))
+          })
+          holder.on('exit', () => resolve({ held: 0, failed: perSource }))
+        }),
+    ),
   )
-  holder.stdin?.end()
-  holder.kill('SIGTERM')
+  const held = { held: helds.reduce((n, h) => n + h.held, 0), failed: helds.reduce((n, h) => n + h.failed, 0) }
+  await sleep(2000)
+  const rssWithFlowsMiB = { exit: rssMiB(agentPid('pub-1')), entryA1: rssMiB(agentPid('a-1')) }
+  const exitIdle = idleAll[agents.indexOf('pub-1')] ?? Number.NaN
+  log(
+    `scale: ${held.held} open flows from ${sources.length} peers (${held.failed} failed): exit pub-1 ${rssWithFlowsMiB.exit} MiB (idle ${exitIdle}), entry a-1 ${rssWithFlowsMiB.entryA1} MiB`,
+  )
+  for (const h of holders) {
+    h.stdin?.end()
+    h.kill('SIGTERM')
+  }
   await sleep(2000)
 
   // 1,000 simulated Nodes in the view.
-  const simulated = 1000
+  const simulated = quick ? 200 : 1000
   const list = { apiVersion: 'v1', kind: 'List', items: Array.from({ length: simulated }, (_, i) => simNode(i)) }
   const listFile = `${stateDir(LAB)}/bench/sim-nodes.json`
   writeFileSync(listFile, JSON.stringify(list))
@@ -160,10 +174,10 @@ export async function scaleFigures(
   )
   const simulatedNodesRoutedAfterMs = routed ? Math.round(performance.now() - tn) : Number.NaN
   await sleep(5000)
-  const rssWith1000NodesMiB = rssMiB(agentPid('a-1'))
+  const rssWithSimulatedNodesMiB = rssMiB(agentPid('a-1'))
   const nodesAll = agents.map((n) => rssMiB(agentPid(n)))
   log(
-    `scale: ${simulated} simulated Nodes routed by a-1 after ${simulatedNodesRoutedAfterMs} ms; a-1 RSS ${rssWith1000NodesMiB} MiB`,
+    `scale: ${simulated} simulated Nodes routed by a-1 after ${simulatedNodesRoutedAfterMs} ms; a-1 RSS ${rssWithSimulatedNodesMiB} MiB`,
   )
   kubectl(['delete', '-f', listFile, '--wait=false'])
 
@@ -177,10 +191,12 @@ export async function scaleFigures(
     rssIdleAllAgentsMiB: { min: Math.min(...idleAll), max: Math.max(...idleAll) },
     flowsOpened: held.held,
     flowsFailed: held.failed,
+    flowSources: sources.length,
     rssWithFlowsMiB,
+    exitRssPerThousandFlowsMiB: Math.round(((rssWithFlowsMiB.exit - exitIdle) / held.held) * 1000 * 10) / 10,
     simulatedNodes: simulated,
     simulatedNodesRoutedAfterMs,
-    rssWith1000NodesMiB,
+    rssWithSimulatedNodesMiB,
     rssWithNodesAllAgentsMiB: { min: Math.min(...nodesAll), max: Math.max(...nodesAll) },
   }
 }
