@@ -39,6 +39,11 @@ export interface ServiceInfo {
   readonly sessionAffinity: 'None' | 'ClientIP'
   /** `sessionAffinityConfig.clientIP.timeoutSeconds`; Kubernetes' default is 10800. */
   readonly affinityTimeoutSeconds: number
+  /**
+   * The Service asked for nearby endpoints (`spec.trafficDistribution: PreferClose`, PreferSameZone or PreferSameNode,
+   * or the `service.kubernetes.io/topology-mode: Auto` annotation). Absent: spread over every ready endpoint.
+   */
+  readonly preferClose?: boolean
 }
 
 /** One endpoint address of a Service, from discovery.k8s.io/v1 EndpointSlices. */
@@ -97,6 +102,8 @@ export interface ServiceEntry {
   readonly endpoints: readonly ServiceEndpoint[]
   readonly sessionAffinity: 'None' | 'ClientIP'
   readonly affinityTimeoutSeconds: number
+  /** From ServiceInfo.preferClose: new flows go to this node's endpoints, then this LAN's, then other sites'. */
+  readonly preferClose?: boolean
   /** True when any ready endpoint is off this node's LAN: the dataplane captures it. */
   readonly offLan: boolean
 }

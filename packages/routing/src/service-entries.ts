@@ -126,6 +126,7 @@ export function serviceEntries(
         endpoints: list,
         sessionAffinity: service.sessionAffinity,
         affinityTimeoutSeconds: service.affinityTimeoutSeconds,
+        ...(service.preferClose === true ? { preferClose: true } : {}),
         offLan: offLan || (!ctx.kubeProxy && list.length > 0),
       })
     }

@@ -101,6 +101,7 @@ function parseService(value: unknown): ServiceInfo | undefined {
     ports: toPorts(rec['ports']),
     sessionAffinity: rec['sessionAffinity'] === 'ClientIP' ? 'ClientIP' : 'None',
     affinityTimeoutSeconds: asInteger(rec['affinityTimeoutSeconds'], 1, 86_400) ?? 10_800,
+    ...(rec['preferClose'] === true ? { preferClose: true } : {}),
   }
 }
 

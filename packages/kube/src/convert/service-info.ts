@@ -27,7 +27,17 @@ export function toServiceInfo(obj: unknown): ServiceInfo | undefined {
     ports: toPorts(spec?.['ports']),
     sessionAffinity: affinity,
     affinityTimeoutSeconds: timeout ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS,
+    ...(prefersClose(obj, spec) ? { preferClose: true } : {}),
   }
+}
+
+/** trafficDistribution PreferClose (1.31), PreferSameZone / PreferSameNode (1.33), or topology-aware routing's annotation. */
+function prefersClose(obj: unknown, spec: ReturnType<typeof asRecord>): boolean {
+  const td = asString(spec?.['trafficDistribution'])
+  if (td === 'PreferClose' || td === 'PreferSameZone' || td === 'PreferSameNode') return true
+  const annotations = asRecord(asRecord(asRecord(obj)?.['metadata'])?.['annotations'])
+  const mode = asString(annotations?.['service.kubernetes.io/topology-mode'])
+  return mode !== undefined && mode.toLowerCase() === 'auto'
 }
 
 function clusterIPsOf(spec: ReturnType<typeof asRecord>): string[] {

@@ -22,6 +22,8 @@ const entry = (endpoints: ServiceEndpoint[], affinity: ServiceEntry['sessionAffi
   affinityTimeoutSeconds: 10800,
   offLan: true,
 })
+/** A Service with trafficDistribution: PreferClose. */
+const close = (e: ServiceEntry): ServiceEntry => ({ ...e, preferClose: true })
 const base: PickInput = {
   clientIP: '10.244.1.5',
   self: 'edge1-a',
@@ -40,17 +42,39 @@ const mesh2 = ep('10.244.9.9', 'edge2-b', 'mesh')
 
 describe('pickEndpoint', () => {
   const cases: Array<[string, ServiceEntry, Partial<PickInput>, string | null, string]> = [
-    ['this node first', entry([mesh1, lan1, local]), {}, local.ip, 'local'],
+    ['by default, round-robin over every tier (cursor 0)', entry([mesh1, lan1, local]), {}, mesh1.ip, 'mesh'],
+    ['by default, round-robin over every tier (cursor 1)', entry([mesh1, lan1, local]), { cursor: 1 }, lan1.ip, 'lan'],
+    [
+      'by default, round-robin over every tier (cursor 2)',
+      entry([mesh1, lan1, local]),
+      { cursor: 2 },
+      local.ip,
+      'local',
+    ],
+    [
+      'by default, a retry after a failure goes to the nearest',
+      entry([mesh1, mesh2, lan1, local]),
+      { failed: new Set([endpointId(local)]) },
+      lan1.ip,
+      'lan',
+    ],
+    ['PreferClose: this node first', close(entry([mesh1, lan1, local])), {}, local.ip, 'local'],
     [
       'an endpoint on self counts as local whatever its class',
-      entry([mesh1, ep('10.244.1.7', 'edge1-a', 'lan')]),
+      close(entry([mesh1, ep('10.244.1.7', 'edge1-a', 'lan')])),
       {},
       '10.244.1.7',
       'local',
     ],
-    ['then the same LAN', entry([mesh1, lan1]), {}, lan1.ip, 'lan'],
-    ['then other sites', entry([mesh1]), {}, mesh1.ip, 'mesh'],
-    ['round-robin within the tier (cursor 1)', entry([mesh1, lan1, lan2]), { cursor: 1 }, lan2.ip, 'lan'],
+    ['PreferClose: then the same LAN', close(entry([mesh1, lan1])), {}, lan1.ip, 'lan'],
+    ['PreferClose: then other sites', close(entry([mesh1])), {}, mesh1.ip, 'mesh'],
+    [
+      'PreferClose: round-robin within the tier (cursor 1)',
+      close(entry([mesh1, lan1, lan2])),
+      { cursor: 1 },
+      lan2.ip,
+      'lan',
+    ],
     ['round-robin wraps (cursor 2)', entry([lan1, lan2]), { cursor: 2 }, lan1.ip, 'lan'],
     [
       'a failed endpoint is skipped for the next',
@@ -189,7 +213,7 @@ describe('EndpointBalancer', () => {
   it('tries a reported endpoint last until its penalty ends', () => {
     const t = createManualTimers()
     const b = new EndpointBalancer({ self: 'edge1-a', failurePenaltyMs: 5000 }, t)
-    const e = entry([lan1, mesh1])
+    const e = close(entry([lan1, mesh1]))
     b.reportFailure(lan1)
     expect(b.pick(e, '10.0.0.1')!.endpoint.ip).toBe(mesh1.ip)
     t.advance(5000)

@@ -47,8 +47,12 @@ function byZone(pool: readonly ServiceEndpoint[], zone: string | null): readonly
 /**
  * Choose the endpoint of a new flow. The entry holds ready endpoints only (routing drops the others). Order:
  * 1. ClientIP affinity: the client's endpoint while its last use is within the timeout and it has not failed;
- * 2. the first tier with a usable endpoint: this node, then this LAN (dialled directly), then other sites;
- * 3. within the tier, the endpoints hinted for this zone (see byZone), round-robin by `cursor`.
+ * 2. by default, round-robin by `cursor` over every usable endpoint, as kube-proxy spreads a Service: podlink
+ *    changes how a flow travels (a same-LAN endpoint is dialled directly, never tunnelled), not where it lands;
+ * 3. when the Service prefers close endpoints (trafficDistribution PreferClose, topology-mode Auto), and for the
+ *    retry of a flow whose endpoint failed (the nearest working one answers fastest): the first tier with a usable
+ *    endpoint, this node, then this LAN, then other sites; within the tier, the endpoints hinted for this zone
+ *    (see byZone), round-robin by `cursor`.
  * Endpoints in `failed` are never chosen; those in `penalized` only when nothing else is left. Null: none left.
  */
 export function pickEndpoint(entry: ServiceEntry, input: PickInput): EndpointPick | null {
@@ -67,6 +71,11 @@ export function pickEndpoint(entry: ServiceEntry, input: PickInput): EndpointPic
     if (sticky !== undefined) return { endpoint: sticky, tier: tierOf(sticky, input.self), by: 'affinity' }
   }
 
+  if (entry.preferClose !== true && input.failed.size === 0) {
+    const pool = byZone(candidates, input.zone)
+    const endpoint = pool[input.cursor % pool.length]!
+    return { endpoint, tier: tierOf(endpoint, input.self), by: 'round-robin' }
+  }
   for (const tier of TIERS) {
     const pool = byZone(
       candidates.filter((e) => tierOf(e, input.self) === tier),
