@@ -8,7 +8,7 @@ import { renderDoctor } from '../doctor/render-doctor.ts'
 
 const usage = `usage: podlink doctor [--psk-file PATH] [--json]
   checks this node: agent socket, API sync and clock skew, iptables backend vs kube-proxy, ipset,
-  kernel TPROXY / socket match / conntrack, mark bits, the PSK file; prints what is wrong and how to fix it
+  kernel REDIRECT / conntrack (+netlink) / ipset types / set match, mark bits, the PSK file; prints what is wrong and how to fix it
   --psk-file  the PSK to check (default: the agent's, else /etc/podlink/psk/swarm.key)
   --json      the check results
 exit 1 when any check fails (warnings do not); run as root to see iptables and the PSK`

@@ -35,11 +35,12 @@ const good: NodeFacts = {
   kernel: {
     release: '6.1.0-18-amd64',
     config: {
-      CONFIG_NETFILTER_XT_TARGET_TPROXY: 'm',
-      CONFIG_NETFILTER_XT_MATCH_SOCKET: 'm',
+      CONFIG_NETFILTER_XT_TARGET_REDIRECT: 'm',
       CONFIG_NF_CONNTRACK: 'm',
-      CONFIG_NETFILTER_XT_MATCH_CONNTRACK: 'm',
+      CONFIG_NF_CT_NETLINK: 'm',
       CONFIG_IP_SET_HASH_NET: 'm',
+      CONFIG_IP_SET_HASH_IPPORT: 'm',
+      CONFIG_NETFILTER_XT_SET: 'm',
     },
     loaded: [],
     builtin: null,
@@ -146,18 +147,30 @@ describe('doctor checks', () => {
     ['psk 0400', checkPsk, { psk: { ...good.psk, mode: 0o400 } }, 'ok', null],
     ['psk 0644', checkPsk, { psk: { ...good.psk, mode: 0o644 } }, 'fail', /chmod 0600/],
     ['psk missing', checkPsk, { psk: { ...good.psk, exists: false, mode: null } }, 'fail', /Secret/],
-    ['tproxy via config', kernelChecks[0]!, {}, 'ok', null],
-    ['tproxy as a loadable module', kernelChecks[0]!, { kernel: { ...noConfig, loadable: ['xt_TPROXY'] } }, 'ok', null],
-    ['socket match built in', kernelChecks[1]!, { kernel: { ...noConfig, builtin: ['xt_socket'] } }, 'ok', null],
-    ['conntrack loaded', kernelChecks[2]!, { kernel: { ...noConfig, loaded: ['nf_conntrack'] } }, 'ok', null],
+    ['redirect via config', kernelChecks[0]!, {}, 'ok', null],
     [
-      'tproxy missing',
+      'redirect as a loadable module',
       kernelChecks[0]!,
+      { kernel: { ...noConfig, loadable: ['xt_REDIRECT'] } },
+      'ok',
+      null,
+    ],
+    ['conntrack loaded', kernelChecks[1]!, { kernel: { ...noConfig, loaded: ['nf_conntrack'] } }, 'ok', null],
+    [
+      'conntrack netlink built in',
+      kernelChecks[2]!,
+      { kernel: { ...noConfig, builtin: ['nf_conntrack_netlink'] } },
+      'ok',
+      null,
+    ],
+    [
+      'conntrack netlink missing',
+      kernelChecks[2]!,
       { kernel: { ...noConfig, builtin: [], loadable: ['xt_mark'] } },
       'fail',
       /linux-modules-extra-6\.1\.0-18-amd64/,
     ],
-    ['kernel unknown', kernelChecks[1]!, { kernel: { ...noConfig } }, 'warn', /modprobe xt_socket/],
+    ['kernel unknown', kernelChecks[5]!, { kernel: { ...noConfig } }, 'warn', /modprobe xt_set/],
   ])('%s', (_, check, patch, level, fix) => {
     const r = check({ ...good, ...patch })
     expect(r.level).toBe(level)

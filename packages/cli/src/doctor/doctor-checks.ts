@@ -104,22 +104,33 @@ export function kernelHas(k: KernelFacts, config: string, modules: readonly stri
   return k.config === null && k.builtin === null && k.loadable === null ? null : false
 }
 
+/**
+ * What the capture rules use: REDIRECT for TCP and UDP (TPROXY is not used: with br_netfilter on, as on every
+ * Kubernetes node, its socket assignment is lost for bridged pod traffic), conntrack and its netlink interface (a
+ * redirected UDP datagram's original destination is looked up there), ipsets of both types and the set match.
+ */
 const FEATURES = [
   {
-    id: 'tproxy',
-    name: 'TPROXY target',
-    config: 'CONFIG_NETFILTER_XT_TARGET_TPROXY',
-    modules: ['xt_TPROXY', 'nf_tproxy_ipv4'],
+    id: 'redirect',
+    name: 'REDIRECT target (TCP and UDP capture)',
+    config: 'CONFIG_NETFILTER_XT_TARGET_REDIRECT',
+    modules: ['xt_REDIRECT', 'nf_nat'],
   },
-  { id: 'xt-socket', name: 'socket match', config: 'CONFIG_NETFILTER_XT_MATCH_SOCKET', modules: ['xt_socket'] },
   { id: 'conntrack', name: 'conntrack', config: 'CONFIG_NF_CONNTRACK', modules: ['nf_conntrack'] },
   {
-    id: 'xt-conntrack',
-    name: 'conntrack match',
-    config: 'CONFIG_NETFILTER_XT_MATCH_CONNTRACK',
-    modules: ['xt_conntrack'],
+    id: 'conntrack-netlink',
+    name: 'conntrack netlink (UDP original destination)',
+    config: 'CONFIG_NF_CT_NETLINK',
+    modules: ['nf_conntrack_netlink'],
   },
   { id: 'ipset-kernel', name: 'ip_set (hash:net)', config: 'CONFIG_IP_SET_HASH_NET', modules: ['ip_set_hash_net'] },
+  {
+    id: 'ipset-ipport',
+    name: 'ip_set (hash:ip,port)',
+    config: 'CONFIG_IP_SET_HASH_IPPORT',
+    modules: ['ip_set_hash_ipport'],
+  },
+  { id: 'xt-set', name: 'set match', config: 'CONFIG_NETFILTER_XT_SET', modules: ['xt_set'] },
 ] as const
 
 export const kernelChecks: readonly DoctorCheck[] = FEATURES.map(
