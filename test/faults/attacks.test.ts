@@ -28,7 +28,7 @@ const status = (node: string): Promise<Status> => readAgentStatus(agentSocketPat
 function inNs(host: string, argv: readonly string[], input?: string): { code: number; stdout: string; stderr: string } {
   const r = spawnSync('ip', ['netns', 'exec', `${LAB}.${host}`, ...argv], {
     encoding: 'utf8',
-    timeout: 60_000,
+    timeout: 150_000,
     ...(input === undefined ? {} : { input }),
   })
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' }
@@ -278,12 +278,13 @@ describe('attacks and bad input against a real agent (issue 9)', () => {
       const r = await flood
       console.log(`flood of 1100 silent flow streams from one peer: ${JSON.stringify(r)}; others: ${others.ok}/10 ok`)
       expect(others.ok).toBe(10)
-      // Bounded: one connection carries at most yamux's 1000 streams (the rogue's muxer stops there; the agent's
-      // would too), and the flow handler's per-peer limit (1024) is behind it. Every stream that opened is answered,
-      // none admitted: header-timeout once 5 s passed without a header, or too-many-flows at once.
-      expect(r.opened).toBeLessThanOrEqual(1024)
+      // Every stream that opened is answered, none admitted: too-many-flows at once past the per-peer limit (1024),
+      // header-timeout for the others once 5 s passed without a header.
       expect((r.byVerdict['too-many-flows'] ?? 0) + (r.byVerdict['header-timeout'] ?? 0)).toBe(r.opened)
-      expect(r.fastest['header-timeout'] ?? 0).toBeGreaterThanOrEqual(4500)
+      expect(r.byVerdict['too-many-flows'] ?? 0).toBeGreaterThanOrEqual(r.opened - 1024)
+      // Timed from the rogue's side, which sees its stream open a little after the agent's handler started.
+      expect(r.fastest['header-timeout'] ?? 0).toBeGreaterThanOrEqual(4000)
+      expect(r.slowest['header-timeout'] ?? 0).toBeLessThan(15_000)
       expect(agentPid('relay-1')).toBe(pid)
       expect(rssMiB(pid) - rssBefore).toBeLessThan(64)
     })
@@ -351,7 +352,9 @@ describe('attacks and bad input against a real agent (issue 9)', () => {
     expect(probe(LAB, 'web-r1', `${POD['web-a']}:8080`, ['--count', '5', '--timeout', '5000'])).toMatchObject({ ok: 5 })
   })
 
-  it('the key files are 0600, and the agent refuses a looser key or a malformed config, naming it', () => {
+  it('the key files are 0600, and the agent refuses a looser key or a malformed config, naming it', {
+    timeout: 600_000,
+  }, () => {
     expect(statSync(`${STATE}/nodes/relay-1/state/identity.key`).mode & 0o777).toBe(0o600)
     const dir = mkdtempSync('/tmp/podlink-keys-')
     const base = {

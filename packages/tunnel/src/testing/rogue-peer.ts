@@ -141,15 +141,20 @@ async function handle(cmd: Record<string, unknown>): Promise<object> {
       const count = Number(cmd.count)
       const opened: Array<Promise<{ bytes: number[]; ended: string; ms: number }>> = []
       const openErrors: string[] = []
-      for (let i = 0; i < count; i++) {
-        try {
-          const s = await c.newStream(FLOW_PROTOCOL, STREAM_OPTIONS())
-          // Each stream's fate is timed from its own opening.
-          opened.push(collect(s, Number(cmd.holdMs ?? 15_000), performance.now()))
-        } catch (err) {
-          openErrors.push(String((err as Error).message ?? err).slice(0, 80))
-        }
-      }
+      const openedAt = performance.now()
+      // All at once, so that they are open together well within the agent's 5 s header timeout.
+      await Promise.all(
+        Array.from({ length: count }, async () => {
+          try {
+            const s = await c.newStream(FLOW_PROTOCOL, { ...STREAM_OPTIONS(), signal: AbortSignal.timeout(30_000) })
+            // Each stream's fate is timed from its own opening.
+            opened.push(collect(s, Number(cmd.holdMs ?? 15_000), performance.now()))
+          } catch (err) {
+            openErrors.push(String((err as Error).message ?? err).slice(0, 80))
+          }
+        }),
+      )
+      const openMs = Math.round(performance.now() - openedAt)
       const fates = await Promise.all(opened)
       const byVerdict: Record<string, number> = {}
       const slowest: Record<string, number> = {}
@@ -160,7 +165,7 @@ async function handle(cmd: Record<string, unknown>): Promise<object> {
         slowest[v] = Math.max(slowest[v] ?? 0, f.ms)
         fastest[v] = Math.min(fastest[v] ?? Number.POSITIVE_INFINITY, f.ms)
       }
-      return { opened: opened.length, openErrors: [...new Set(openErrors)], byVerdict, fastest, slowest }
+      return { opened: opened.length, openMs, openErrors: [...new Set(openErrors)], byVerdict, fastest, slowest }
     }
     case 'frames': {
       const c = await connection(addr)
