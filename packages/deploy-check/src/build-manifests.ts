@@ -12,12 +12,13 @@ export const AGENT_NAME = 'podlink-agent'
 export const CONFIG_MAP = 'podlink-config'
 export const CONFIG_DIR = '/etc/podlink/config'
 export const PSK_DIR = '/etc/podlink/psk'
-/** The modules behind the rules the dataplane renders (REDIRECT, TPROXY, MARK, set, comment matches). */
+/**
+ * The modules behind the rules the dataplane renders (REDIRECT, MARK, set, comment matches) and the conntrack
+ * netlink interface the UDP capture reads a redirected datagram's original destination from.
+ */
 export const KERNEL_MODULES = [
   'xt_REDIRECT',
-  'xt_TPROXY',
-  'nf_tproxy_ipv4',
-  'nf_tproxy_ipv6',
+  'nf_conntrack_netlink',
   'xt_mark',
   'xt_comment',
   'xt_set',
@@ -208,8 +209,8 @@ export function buildManifests(values: DeployValues, namespace = NAMESPACE): Man
                   // Root, but with every capability dropped except these two. Kubernetes gives added
                   // capabilities to uid 0 only (no ambient capabilities for other users), and the agent
                   // runs iptables, ipset and ip as child processes that need them.
-                  // NET_ADMIN: iptables/ipset/ip rule (netlink), SO_MARK, IP_TRANSPARENT for TPROXY.
-                  // NET_RAW: iptables-legacy's raw socket and the TPROXY UDP replies from non-local sources.
+                  // NET_ADMIN: iptables/ipset (netlink), SO_MARK on the agent's own sockets, conntrack netlink queries.
+                  // NET_RAW: iptables-legacy's raw socket (nodes whose kube-proxy runs the legacy backend).
                   runAsUser: 0,
                   privileged: false,
                   allowPrivilegeEscalation: false,

@@ -83,7 +83,7 @@ export const VALUES_DOC: Readonly<Record<string, string>> = {
   'psk.secretName': 'Secret holding swarm.key; create it yourself (docs/deploy.md) or set create.',
   'psk.create': 'true: the chart creates the Secret from psk.key (the key then lives in your values).',
   'psk.key': '64 hex characters (openssl rand -hex 32); used only when create is true.',
-  kernelModules: 'Modules for TPROXY, REDIRECT and ipset.',
+  kernelModules: 'Modules for REDIRECT, conntrack netlink (UDP capture) and ipset.',
   'kernelModules.load':
     'true: an init container with only CAP_SYS_MODULE modprobes them, so the agent itself never holds it.',
   priorityClassName: 'Network agents should not be evicted before the pods that need them.',
