@@ -2,7 +2,7 @@
 // pods by pod IP and through the ClusterIP, host processes too; 200 concurrent flows all complete.
 // ClusterIP endpoint choice: round-robin over all three endpoints by default, ClientIP affinity, and nearest first
 // for a Service with trafficDistribution: PreferClose. Integrity: 1 GiB echoed through one cross-site flow.
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { agentSocketPath, readAgentStatus } from '../../packages/testlab/src/lab/lab-agents.ts'
 import { labCli, labUpOrThrow, probe, REPO, SHARED_TOPOLOGIES } from './lab-cli.ts'
@@ -161,6 +161,86 @@ describe('two-sites with podlink agents', () => {
     } finally {
       patchService({ sessionAffinity: 'None', trafficDistribution: null })
       await until('the plain Service again', (e) => e?.['sessionAffinity'] === 'None' && e['preferClose'] !== true)
+    }
+  })
+
+  it('DNS through a ClusterIP reaches DNS servers on every site, 30 of 30', async () => {
+    // A DNS server in each api pod answers with its own pod IP; the Service `dns` fronts them on 10.96.0.53:53.
+    const servers = Object.entries(POD).map(([pod, ip]) =>
+      spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          `${LAB}.${pod}`,
+          process.execPath,
+          `${REPO}packages/testlab/src/dns/dns-server.ts`,
+          '5353',
+          ip,
+        ],
+        {
+          stdio: 'ignore',
+        },
+      ),
+    )
+    const service = `apiVersion: v1
+kind: Service
+metadata: { name: dns, namespace: default }
+spec:
+  clusterIP: 10.96.0.53
+  selector: { app: api }
+  ports: [ { name: dns, port: 53, targetPort: 5353, protocol: UDP } ]
+`
+    try {
+      const applied = spawnSync(
+        process.execPath,
+        [`${REPO}packages/testlab/src/cli/main.ts`, 'kubectl', '--lab', LAB, '--', 'apply', '-f', '-'],
+        {
+          input: service,
+          encoding: 'utf8',
+          cwd: REPO,
+        },
+      )
+      expect(applied.status, applied.stderr).toBe(0)
+      const deadline = Date.now() + 10_000
+      for (;;) {
+        const s = (await readAgentStatus(agentSocketPath(LAB, 'a-2'))) as {
+          services: Array<{ clusterIP: string; endpoints: unknown[] }>
+        }
+        if (s.services.some((e) => e.clusterIP === '10.96.0.53' && e.endpoints.length === 3)) break
+        if (Date.now() > deadline) throw new Error('a-2 never saw the dns Service with 3 endpoints')
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      const client = `import { Resolver } from 'node:dns/promises'
+const answers = {}
+let failed = 0
+for (let i = 0; i < 30; i++) {
+  const r = new Resolver({ timeout: 2000, tries: 2 })
+  r.setServers(['10.96.0.53'])
+  try { const [ip] = await r.resolve4('whoami.podlink.test'); answers[ip] = (answers[ip] ?? 0) + 1 } catch (e) { failed++ }
+}
+console.log(JSON.stringify({ answers, failed }))`
+      const r = spawnSync(
+        'ip',
+        ['netns', 'exec', `${LAB}.cli-a`, process.execPath, '--input-type=module', '-e', client],
+        {
+          encoding: 'utf8',
+          timeout: 120_000,
+        },
+      )
+      const out = JSON.parse((r.stdout ?? '').trim().split('\n').pop() ?? '{}') as {
+        answers: Record<string, number>
+        failed: number
+      }
+      console.log(`30 DNS queries from cli-a to 10.96.0.53: ${JSON.stringify(out)}`)
+      expect(out.failed).toBe(0)
+      expect(Object.values(out.answers).reduce((a, b) => a + b, 0)).toBe(30)
+      // Answers from the other site (api-b) and the cloud (api-0), not only from cli-a's own LAN.
+      expect(out.answers[POD['api-b']] ?? 0).toBeGreaterThan(0)
+      expect(out.answers[POD['api-0']] ?? 0).toBeGreaterThan(0)
+    } finally {
+      for (const p of servers) p.kill()
+      labCli(['kubectl', '--lab', LAB, '--', 'delete', 'service', 'dns'])
     }
   })
 

@@ -3,6 +3,7 @@
 // survives the relay's death; and the operator's view (peers, trace, ping, metrics, kubectl podlink)
 // shows it all, read from the output.
 import { spawn } from 'node:child_process'
+import { rmSync, writeFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { agentCommand, agentSocketPath, readAgentStatus } from '../../packages/testlab/src/lab/lab-agents.ts'
 import { loadLabTopology } from '../../packages/testlab/src/lab/lab-status.ts'
@@ -112,6 +113,30 @@ describe('the mesh through the agents on three sites (cone, cone, symmetric, pub
       capture: { captured: boolean }
     }
     expect(json.capture.captured).toBe(true)
+  })
+
+  it("doctor checks a lab node's real kernel, iptables, ipset, PSK and agent, and names what breaks", () => {
+    type Check = { id: string; level: string; detail: string; fix?: string }
+    const run = (...extra: string[]) => {
+      const r = podlink('a-1', 'doctor', '--json', ...extra)
+      return { code: r.code, checks: JSON.parse(r.stdout) as Check[], stderr: r.stderr }
+    }
+    const good = run()
+    const by = (checks: Check[], id: string) => checks.find((c) => c.id === id)
+    expect(good.code, JSON.stringify(good.checks.filter((c) => c.level === 'fail'))).toBe(0)
+    for (const id of ['agent', 'iptables', 'ipset', 'redirect', 'conntrack-netlink', 'xt-set', 'marks', 'psk'])
+      expect(by(good.checks, id)?.level, id).toBe('ok')
+    expect(by(good.checks, 'iptables')?.detail).toMatch(/iptables is nft/)
+    // A PSK readable by others is a failure with its fix; the agent's own file is left alone.
+    const loose = `/tmp/podlink-doctor-${process.pid}.key`
+    writeFileSync(loose, 'not a key', { mode: 0o644 })
+    try {
+      const bad = run('--psk-file', loose)
+      expect(bad.code).toBe(1)
+      expect(by(bad.checks, 'psk')).toMatchObject({ level: 'fail', fix: expect.stringMatching(/chmod 0600/) })
+    } finally {
+      rmSync(loose, { force: true })
+    }
   })
 
   it('ping reports RTT over the mesh and the path taken', () => {
