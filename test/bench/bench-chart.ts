@@ -48,3 +48,17 @@ export function renderChart(paths: Record<string, PathFigures>, caption = ''): s
     '',
   ].join('\n')
 }
+
+// `node test/bench/bench-chart.ts [results/bench-latest.json]` redraws the chart from a run's JSON, next to it.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { readFileSync, writeFileSync } = await import('node:fs')
+  const file = process.argv[2] ?? 'results/bench-latest.json'
+  const run = JSON.parse(readFileSync(file, 'utf8')) as {
+    paths: Record<string, PathFigures>
+    quick: boolean
+    startedAt: string
+    loadAverage: { start: number[] }
+  }
+  const caption = `pnpm bench${run.quick ? ' --quick' : ''}, ${run.startedAt.slice(0, 16)}Z, one lab, load average ${run.loadAverage.start[0]?.toFixed(1)} on 2 shared vCPUs: compare ratios, not absolute figures`
+  writeFileSync(file.replace(/\.json$/, '.svg'), renderChart(run.paths, caption))
+}

@@ -77,13 +77,13 @@ async function freshAgents(t: Topology, nodes: readonly string[]): Promise<numbe
   await Promise.all(nodes.map((n) => stopDaemon(LAB, `agent-${n}`, 'SIGKILL', 2000)))
   const t0 = performance.now()
   for (const n of nodes) await startLabAgent(t, n)
-  await Promise.all(nodes.map((n) => waitAgentReady(t, n, 60_000)))
+  await Promise.all(nodes.map((n) => waitAgentReady(t, n, 150_000)))
   // Ready also means capture rules applied and listeners up (health.ready), not only a synced view.
   for (const n of nodes) {
     for (;;) {
       const s = await agentStatus(n).catch(() => null)
       if (s?.health.ready) break
-      if (performance.now() - t0 > 60_000) throw new Error(`agent on ${n} not ready within 60 s`)
+      if (performance.now() - t0 > 150_000) throw new Error(`agent on ${n} not ready within 150 s`)
       await sleep(25)
     }
   }
@@ -153,7 +153,25 @@ export async function natMatrix(
   const out: Record<string, NatPairResult> = {}
   for (const pair of PAIRS) {
     const runs: Array<NatRun & { startMs: number }> = []
-    for (let i = 0; i < options.runs; i++) runs.push(await oneRun(t, pair))
+    for (let i = 0; i < options.runs; i++) {
+      try {
+        runs.push(await oneRun(t, pair))
+      } catch (err) {
+        // An agent that does not come up is a failed run of this pair, not a failed bench.
+        const reason = (err as Error).message
+        runs.push({
+          ok: false,
+          flowOk: false,
+          firstFlowOk: false,
+          flowOkMs: Number.NaN,
+          firstByteMs: Number.NaN,
+          path: 'none',
+          timeToPathMs: Number.NaN,
+          reason,
+          startMs: Number.NaN,
+        })
+      }
+    }
     const paths: Record<string, number> = {}
     for (const r of runs) paths[r.path] = (paths[r.path] ?? 0) + 1
     const ok = runs.filter((r) => r.ok)

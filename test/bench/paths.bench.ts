@@ -335,7 +335,12 @@ try {
   result['loadAverage'] = { start: load0, end: loadavg() }
   mkdirSync(`${REPO}results`, { recursive: true })
   writeFileSync(`${REPO}results/bench-latest.json`, `${JSON.stringify(result, null, 2)}\n`)
-  if (result['paths'])
-    writeFileSync(`${REPO}results/bench-latest.svg`, renderChart(result['paths'] as Record<string, PathFigures>))
+  if (result['paths']) {
+    const caption = `pnpm bench${quick ? ' --quick' : ''}, ${String(result['startedAt']).slice(0, 16)}Z, one lab, load average ${load0[0]!.toFixed(1)} on 2 shared vCPUs: compare ratios, not absolute figures`
+    writeFileSync(
+      `${REPO}results/bench-latest.svg`,
+      renderChart(result['paths'] as Record<string, PathFigures>, caption),
+    )
+  }
   log(`wrote results/bench-latest.json in ${result['wallSeconds']} s`)
 }
