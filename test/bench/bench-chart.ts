@@ -39,6 +39,7 @@ export function renderChart(paths: Record<string, PathFigures>, caption = ''): s
   const lat = names.map((name) => ({ name, value: paths[name]!.p50Ms }))
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="900" height="${height}" viewBox="0 0 900 ${height}" font-family="sans-serif">`,
+    '<title>podlink benchmark: one-flow throughput and 1 KiB request/response p50 latency by path</title>',
     '<style>.t{font-size:14px;font-weight:bold}.l{font-size:12px}.v{font-size:11px;fill:#333}.p{fill:#2b6cb0}.o{fill:#a0aec0}</style>',
     `<rect width="900" height="${height}" fill="white"/>`,
     ...panel(thr, 10, 'one-flow throughput (MB/s, higher is better)', 'MB/s', 0),

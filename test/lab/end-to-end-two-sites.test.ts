@@ -129,8 +129,18 @@ describe('two-sites with podlink agents', () => {
       ).services.find((e) => e['clusterIP'] === '10.96.0.20' && e['port'] === 80)
     const until = async (what: string, ok: (e: Record<string, unknown> | undefined) => boolean) => {
       const deadline = Date.now() + 10_000
-      while (!ok(await entryOn('a-2'))) {
-        if (Date.now() > deadline) throw new Error(`a-2 never saw ${what}`)
+      let last: unknown = null
+      for (;;) {
+        // A status read can fail on a busy machine (seen once: EPIPE on the agent's socket); it is read again.
+        const entry = await entryOn('a-2').then(
+          (e) => ({ e }),
+          (err: unknown) => {
+            last = err
+            return null
+          },
+        )
+        if (entry !== null && ok(entry.e)) return
+        if (Date.now() > deadline) throw new Error(`a-2 never saw ${what} (last error: ${String(last)})`)
         await new Promise((r) => setTimeout(r, 100))
       }
     }
