@@ -275,6 +275,15 @@ describe('faults with flows open (issue 9)', () => {
   })
 
   it('a node deleted: its routes are withdrawn on every agent within 2 s', async () => {
+    // Every agent watches the API again first: after an outage an informer comes back within its capped backoff
+    // (30 s, client-go's), and a deletion made before that is a test of the backoff, not of the withdrawal.
+    await waitFor('every agent synced with the API', 60_000, async () => {
+      for (const node of NODES) {
+        const v = ((await status(node)) as unknown as { view: { synced: boolean; stale: boolean } }).view
+        if (!v.synced || v.stale) throw new Error(`${node}'s view is ${v.stale ? 'stale' : 'not synced'}`)
+      }
+      return true
+    })
     const saved = JSON.parse(kubectl(['get', 'node', 'b-1', '-o', 'json']).stdout) as {
       metadata: Record<string, unknown>
     }
