@@ -7,7 +7,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
-import { REPO } from '../lab/lab-cli.ts'
+import { waitFor as labWaitFor, REPO } from '../lab/lab-cli.ts'
 
 export interface FlowSpec {
   readonly id: string
@@ -222,24 +222,11 @@ export function recordFault(line: FaultLine): void {
   writeFileSync(RESULTS, `${JSON.stringify(all, null, 2)}\n`)
 }
 
-/** Polls `fn` every 100 ms until it returns a value; throws with the last error after `timeoutMs`. */
-export async function waitFor<T>(
+/** The lab suites' waitFor, polling every 100 ms (the fault labs are busy enough). */
+export const waitFor = <T>(
   what: string,
   timeoutMs: number,
   fn: () => Promise<T | undefined> | T | undefined,
-): Promise<{ value: T; ms: number }> {
-  const started = performance.now()
-  let last: unknown
-  while (performance.now() - started < timeoutMs) {
-    try {
-      const v = await fn()
-      if (v !== undefined) return { value: v, ms: performance.now() - started }
-    } catch (err) {
-      last = err
-    }
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`)
-}
+): Promise<{ value: T; ms: number }> => labWaitFor(what, timeoutMs, fn, 100)
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))

@@ -10,7 +10,7 @@ import {
   startLabAgent,
 } from '../../packages/testlab/src/lab/lab-agents.ts'
 import { loadLabTopology } from '../../packages/testlab/src/lab/lab-status.ts'
-import { labCli, labUpOrThrow, SHARED_TOPOLOGIES } from './lab-cli.ts'
+import { labCli, labUpOrThrow, SHARED_TOPOLOGIES, waitFor } from './lab-cli.ts'
 
 const LAB = 'twosites'
 const NODES = ['cloud-1', 'a-1', 'a-2', 'b-1'] as const
@@ -39,25 +39,6 @@ function classes(s: Status): Record<string, string> {
   return Object.fromEntries(
     Object.entries(CIDRS).map(([node, cidr]) => [node, s.routes.find((r) => r.cidr === cidr)?.class ?? 'absent']),
   )
-}
-
-async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  fn: () => Promise<T | undefined>,
-): Promise<{ value: T; ms: number }> {
-  const started = performance.now()
-  let last: unknown
-  while (performance.now() - started < timeoutMs) {
-    try {
-      const v = await fn()
-      if (v !== undefined) return { value: v, ms: performance.now() - started }
-    } catch (err) {
-      last = err
-    }
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`)
 }
 
 describe('agents on two-sites', () => {

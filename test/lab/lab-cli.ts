@@ -53,3 +53,27 @@ export function netnsList(): string[] {
     .map((l) => l.split(' ')[0] ?? '')
     .filter(Boolean)
 }
+
+/**
+ * Polls `fn` every `intervalMs` until it returns a value (errors count as "not yet"); throws after `timeoutMs`
+ * naming `what` and the last error. Returns the value and how long it took.
+ */
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  fn: () => Promise<T | undefined> | T | undefined,
+  intervalMs = 50,
+): Promise<{ value: T; ms: number }> {
+  const started = performance.now()
+  let last: unknown
+  while (performance.now() - started < timeoutMs) {
+    try {
+      const v = await fn()
+      if (v !== undefined) return { value: v, ms: performance.now() - started }
+    } catch (err) {
+      last = err
+    }
+    await new Promise((r) => setTimeout(r, intervalMs))
+  }
+  throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`)
+}

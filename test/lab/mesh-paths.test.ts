@@ -7,7 +7,7 @@ import { rmSync, writeFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { agentCommand, agentSocketPath, readAgentStatus } from '../../packages/testlab/src/lab/lab-agents.ts'
 import { loadLabTopology } from '../../packages/testlab/src/lab/lab-status.ts'
-import { labCli, labUpOrThrow, probe, REPO, TEST_TOPOLOGIES } from './lab-cli.ts'
+import { labCli, labUpOrThrow, probe, REPO, TEST_TOPOLOGIES, waitFor } from './lab-cli.ts'
 
 const LAB = 'threesites'
 const POD = { 'web-0': '10.244.0.2', 'web-a': '10.244.1.2', 'web-b': '10.244.3.2', 'web-c': '10.244.4.2' } as const
@@ -25,20 +25,6 @@ const peers = async (node: string): Promise<Peer[]> =>
   ((await readAgentStatus(agentSocketPath(LAB, node))) as { peers: Peer[] }).peers
 const podlink = (node: string, ...args: string[]) =>
   labCli(['exec', '--lab', LAB, node, '--', process.execPath, 'packages/cli/src/main.ts', ...args])
-
-async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  fn: () => Promise<T | undefined>,
-): Promise<{ value: T; ms: number }> {
-  const started = performance.now()
-  while (performance.now() - started < timeoutMs) {
-    const v = await fn().catch(() => undefined)
-    if (v !== undefined) return { value: v, ms: performance.now() - started }
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`${what}: not within ${timeoutMs} ms`)
-}
 
 describe('the mesh through the agents on three sites (cone, cone, symmetric, public relay)', () => {
   beforeAll(() => {

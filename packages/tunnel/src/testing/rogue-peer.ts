@@ -16,6 +16,7 @@ import {
   createTunnelNode,
   encodeFlowHeader,
   FLOW_PROTOCOL,
+  FLOW_REFUSALS,
   type FlowHeader,
   loadOrCreateIdentityKey,
   loadSwarmKey,
@@ -64,19 +65,8 @@ async function collect(
   return { bytes: bytes.slice(0, 64), ended, ms: Math.round(performance.now() - started) }
 }
 
-/** The refusal a 2-byte response names (flow-response.ts: [version, code]; code 0 is ok). */
-const REFUSALS = [
-  'ok',
-  'not-my-pod',
-  'not-an-endpoint',
-  'forbidden-destination',
-  'connect-failed',
-  'connect-timeout',
-  'too-many-flows',
-  'bad-header',
-  'header-timeout',
-  'unsupported-version',
-]
+/** The refusal a 2-byte response names (flow-response.ts: [version, code]; code 0 is ok, code n is FLOW_REFUSALS[n-1]). */
+const REFUSALS: readonly string[] = ['ok', ...FLOW_REFUSALS]
 const verdict = (bytes: readonly number[]): string =>
   bytes.length < 2 ? 'no response' : (REFUSALS[bytes[1] ?? -1] ?? `code ${bytes[1]}`)
 
