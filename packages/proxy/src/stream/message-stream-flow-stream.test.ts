@@ -9,14 +9,20 @@ import { type MessageChunk, type MessageStreamLike, messageStreamFlowStream } fr
 class FakeLibp2pStream implements MessageStreamLike {
   status = 'open'
   writableNeedsDrain = false
+  writeBufferLength = 0
+  sendResult = true
   readableEnded = false
   maxReadBufferLength = 4 << 20
   readStatus: 'readable' | 'paused' = 'readable'
   granting = true
   readonly readBuffer: Uint8Array[] = []
   private readonly onMessage: Array<(evt: { readonly data: MessageChunk }) => void> = []
+  private readonly others = new Map<string, Array<() => void>>()
   send(): boolean {
-    return true
+    return this.sendResult
+  }
+  emit(type: 'drain' | 'idle'): void {
+    for (const l of this.others.get(type) ?? []) l()
   }
   async close(): Promise<void> {}
   abort(): void {}
@@ -44,6 +50,7 @@ class FakeLibp2pStream implements MessageStreamLike {
   }
   addEventListener(type: string, listener: (evt: never) => void): void {
     if (type === 'message') this.onMessage.push(listener as (evt: { readonly data: MessageChunk }) => void)
+    else this.others.set(type, [...(this.others.get(type) ?? []), listener as () => void])
   }
 }
 
@@ -99,5 +106,52 @@ describe('messageStreamFlowStream over libp2p flow control', () => {
     raw.push(Uint8Array.of(1))
     expect(got).toEqual([1, 2])
     expect(raw.granting).toBe(true)
+  })
+
+  it("stays stopped through a connection's drain while its own send window is spent, then reports one drain", async () => {
+    const raw = new FakeLibp2pStream()
+    const flow = messageStreamFlowStream(raw)
+    let drains = 0
+    flow.start({ onData: () => {}, onEnd: () => {}, onDrain: () => drains++, onClose: () => {} })
+    const ticks = () => new Promise((r) => setTimeout(r, 0))
+    // yamux took the chunk but could not send it all: the window is spent, libp2p still says "more".
+    raw.writeBufferLength = 200 * 1024
+    expect(flow.send(new Uint8Array(64 * 1024))).toBe(false)
+    expect(flow.needsDrain).toBe(true)
+    // Another stream's traffic drained the connection: libp2p tells every stream, this one included.
+    raw.emit('drain')
+    await ticks()
+    expect(drains).toBe(0)
+    expect(flow.needsDrain).toBe(true)
+    // A window update let it send most of its queue: under the high-water mark now.
+    raw.writeBufferLength = 16 * 1024
+    raw.emit('drain')
+    raw.emit('idle')
+    await ticks()
+    expect(drains).toBe(1)
+    expect(flow.needsDrain).toBe(false)
+  })
+
+  it("stops on libp2p's own backpressure and reports the drain that follows", async () => {
+    const raw = new FakeLibp2pStream()
+    const flow = messageStreamFlowStream(raw)
+    let drains = 0
+    flow.start({ onData: () => {}, onEnd: () => {}, onDrain: () => drains++, onClose: () => {} })
+    raw.sendResult = false
+    raw.writableNeedsDrain = true
+    expect(flow.send(new Uint8Array(10))).toBe(false)
+    raw.emit('drain')
+    await new Promise((r) => setTimeout(r, 0))
+    expect(drains).toBe(0)
+    raw.writableNeedsDrain = false
+    raw.emit('drain')
+    await new Promise((r) => setTimeout(r, 0))
+    expect(drains).toBe(1)
+    // No drain is reported to a sender that was never stopped.
+    raw.sendResult = true
+    expect(flow.send(new Uint8Array(10))).toBe(true)
+    raw.emit('drain')
+    await new Promise((r) => setTimeout(r, 0))
+    expect(drains).toBe(1)
   })
 })

@@ -11,6 +11,8 @@ export interface MessageStreamLike {
   readonly status: string
   readonly writableNeedsDrain: boolean
   readonly readableEnded: boolean
+  /** Bytes taken by `send` and not yet handed to the muxer (yamux's send window was spent). */
+  readonly writeBufferLength: number
   maxReadBufferLength: number
   send(data: Uint8Array): boolean
   close(): Promise<void>
@@ -20,7 +22,7 @@ export interface MessageStreamLike {
   unshift(data: Uint8Array): void
   addEventListener(type: 'message', listener: (evt: { readonly data: MessageChunk }) => void): void
   addEventListener(type: 'close', listener: (evt: { readonly error?: Error | undefined }) => void): void
-  addEventListener(type: 'drain' | 'end', listener: () => void): void
+  addEventListener(type: 'drain' | 'end' | 'idle', listener: () => void): void
 }
 
 export interface MessageStreamFlowStreamOptions {
@@ -30,9 +32,14 @@ export interface MessageStreamFlowStreamOptions {
    * (4 MiB by default): a slow reader would see its flow reset instead of slowed. Default 16 MiB + 1 MiB.
    */
   readonly maxReadBufferBytes?: number
+  /**
+   * Unsent bytes the stream may hold before `send` says stop, and below which a drain is reported. Default 64 KiB.
+   */
+  readonly writeHighWaterBytes?: number
 }
 
 const DEFAULT_MAX_READ_BUFFER = 17 * 1024 * 1024
+const DEFAULT_WRITE_HIGH_WATER = 64 * 1024
 
 /**
  * A libp2p v3 stream as a FlowStream. Start it only after the flow prefix (header or answer) was read off it: the
@@ -49,8 +56,18 @@ export function messageStreamFlowStream(
     stream.maxReadBufferLength,
     options.maxReadBufferBytes ?? DEFAULT_MAX_READ_BUFFER,
   )
+  const highWater = options.writeHighWaterBytes ?? DEFAULT_WRITE_HIGH_WATER
   let handlers: FlowStreamHandlers | null = null
   let listening = false
+  /**
+   * A `send` said stop and no drain was reported since. libp2p's own answer is not enough to go by: yamux
+   * dispatches 'drain' to EVERY stream whenever the connection drains, and each one clears its writableNeedsDrain,
+   * even a stream whose send window is spent. Such a stream takes the next chunk into its write buffer and stops
+   * again, so with several busy streams each one grew by a chunk per connection drain: 8 iperf3 flows left
+   * 200-800 MiB in the entry agent and collapsed to a fifth of one flow's throughput. So a stop lasts until the
+   * stream's own write buffer is back under the high-water mark.
+   */
+  let blocked = false
   /** The reader asked for no more data. */
   let paused = false
   /** libp2p's stream is paused: yamux sends no window updates, so at most one window is in flight. */
@@ -116,7 +133,8 @@ export function messageStreamFlowStream(
       ended = true
       deliver()
     })
-    stream.addEventListener('drain', () => handlers?.onDrain())
+    stream.addEventListener('drain', maybeDrained)
+    stream.addEventListener('idle', maybeDrained)
     stream.addEventListener('close', (evt) => {
       if (evt.error !== undefined) {
         // A reset or abort: what is queued is lost with the flow.
@@ -131,10 +149,26 @@ export function messageStreamFlowStream(
     })
   }
 
+  const full = (): boolean => stream.writableNeedsDrain || stream.writeBufferLength > highWater
+  /** After libp2p's own drain handling (it sends its queue in a microtask queued before this one). */
+  const maybeDrained = (): void => {
+    if (!blocked) return
+    queueMicrotask(() => {
+      if (!blocked || full() || terminal()) return
+      blocked = false
+      handlers?.onDrain()
+    })
+  }
+
   return {
-    send: (chunk) => stream.send(chunk),
+    send: (chunk) => {
+      const more = stream.send(chunk)
+      if (more && !full()) return true
+      blocked = true
+      return false
+    },
     get needsDrain() {
-      return stream.writableNeedsDrain
+      return blocked
     },
     pause: () => {
       paused = true
@@ -157,6 +191,8 @@ export function messageStreamFlowStream(
       const wasTerminal = terminal()
       const wasEnded = stream.readableEnded && stream.status !== 'reset' && stream.status !== 'aborted'
       listen()
+      // A send before start (the first bytes behind a flow header) may have stopped, and drained meanwhile.
+      maybeDrained()
       if (wasEnded) queueMicrotask(() => handlers?.onEnd())
       if (wasTerminal && !closed) {
         closed = true
