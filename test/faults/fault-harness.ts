@@ -25,6 +25,8 @@ export interface ProbeReport {
   readonly recoveredAt: number | null
   readonly lastResponder: string | null
   readonly reasons: readonly string[]
+  /** Start times of the first 20 failures. */
+  readonly failTimes: readonly number[]
 }
 export interface FlowReport {
   readonly id: string
@@ -146,7 +148,7 @@ export interface FaultLine {
   readonly bytesCorrupt: number
   /** Bytes in flight in flows that broke (their application saw the break). */
   readonly inFlightAtBreaks: number
-  /** Per probe target: failed/sent, and the failure reasons. */
+  /** Per probe target: failed/sent, the failure reasons, and when they failed (seconds from the fault). */
   readonly perProbe?: Readonly<Record<string, string>>
   readonly notes?: string
 }
@@ -172,7 +174,10 @@ export async function measure(fault: string, keepers: readonly Keeper[], faultAt
   const perProbe: Record<string, string> = {}
   for (const r of reports) {
     for (const p of r.probes) {
-      perProbe[p.id] = `${p.failed}/${p.sent}${p.reasons.length ? ` (${p.reasons.join(', ')})` : ''}`
+      const at = p.failTimes.map((t) => `${t >= faultAt ? '+' : ''}${((t - faultAt) / 1000).toFixed(1)}`)
+      perProbe[p.id] =
+        `${p.failed}/${p.sent}${p.reasons.length ? ` (${p.reasons.join(', ')})` : ''}` +
+        (at.length ? ` at ${at.join(' ')} s${p.failed > at.length ? ' ...' : ''}` : '')
       probesSent += p.sent
       probesFailed += p.failed
       if (p.lastFailAt !== null && p.lastFailAt >= faultAt) {

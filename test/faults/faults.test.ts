@@ -222,21 +222,15 @@ describe('faults with flows open (issue 9)', () => {
     const keepers = await standardTraffic()
     await sleep(2000)
     const faultAt = Date.now()
-    // Away for the agents (a partition: their connections are reset), still there for kubectl on its own host.
-    const rule = [
-      'INPUT',
-      '-i',
-      'eth0',
-      '-p',
-      'tcp',
-      '--dport',
-      String(t().apiServer.port),
-      '-j',
-      'REJECT',
-      '--reject-with',
-      'tcp-reset',
+    // Away for every agent, still there for kubectl (which runs in the API's own namespace, over lo): a partition
+    // on the API's only link, both ways. A REJECT of what comes in is not one: the API still pushes events down
+    // a quiet watch connection, and an agent that sent nothing meanwhile (no reset) got late-1 at once.
+    const port = String(t().apiServer.port)
+    const rules = [
+      ['INPUT', '-i', 'eth0', '-p', 'tcp', '--dport', port, '-j', 'DROP'],
+      ['OUTPUT', '-o', 'eth0', '-p', 'tcp', '--sport', port, '-j', 'DROP'],
     ]
-    inNs('apiserver', ['iptables', '-I', ...rule])
+    for (const rule of rules) inNs('apiserver', ['iptables', '-I', ...rule])
     let healedAt = 0
     try {
       await sleep(5000)
@@ -261,7 +255,7 @@ describe('faults with flows open (issue 9)', () => {
       }
       await sleep(Math.max(0, faultAt + 120_000 - Date.now()))
     } finally {
-      inNs('apiserver', ['iptables', '-D', ...rule])
+      for (const rule of rules) inNs('apiserver', ['iptables', '-D', ...rule])
       healedAt = Date.now()
     }
     const { ms } = await waitFor('late-1 routed everywhere', 60_000, async () => {

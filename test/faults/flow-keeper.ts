@@ -266,6 +266,8 @@ function report(since: number) {
       recoveredAt: recovered,
       lastResponder: lastOk?.responder ?? null,
       reasons: [...new Set(failed.map((r) => r.reason ?? 'fail'))],
+      // When they failed (the first 20): tells a failure the fault caused from the noise of a loaded machine.
+      failTimes: failed.slice(0, 20).map((r) => r.t0),
     }
   })
   const flowReport = flows.map((f) => {
