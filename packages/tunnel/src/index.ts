@@ -31,7 +31,13 @@ export {
 export { openFlow, readFlowResponse } from './flow/open-flow.ts'
 export { bestConnection, isRelayed, pathKind, relayOf } from './mesh/connection-path.ts'
 export { createMesh, type Mesh, type MeshDeps, type MeshOptions, type MeshPeer } from './mesh/create-mesh.ts'
-export { createMeshNode, type MeshNode, type MeshNodeOptions, type RelayReservations } from './mesh/create-mesh-node.ts'
+export {
+  createMeshNode,
+  MESH_STREAMS_PER_CONNECTION,
+  type MeshNode,
+  type MeshNodeOptions,
+  type RelayReservations,
+} from './mesh/create-mesh-node.ts'
 export {
   type NatKind,
   type NatMapping,

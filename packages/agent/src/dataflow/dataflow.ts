@@ -53,6 +53,14 @@ const UDP_LIMITS = { maxFlowsPerSource: 2048, maxFlows: 8192 }
 /** libp2p allows 64 streams per protocol by default; every flow is a stream, both ways. */
 const FLOW_STREAM_LIMITS = { maxInboundStreams: 4096, maxOutboundStreams: 4096 }
 
+/**
+ * Concurrent flows one peer may hold open through this exit, over all its connections; more are refused with
+ * too-many-flows (counted: podlink_exit_refusals_total) and other peers are unaffected. It must stay below what one
+ * connection carries (MESH_STREAMS_PER_CONNECTION, and FLOW_STREAM_LIMITS above) so that this limit, with its
+ * answer and its count, is the one a flood meets, not a muxer's silent reset.
+ */
+export const MAX_FLOWS_PER_PEER = 1024
+
 export interface DataflowDeps {
   readonly config: AgentConfig
   readonly log: Logger
@@ -138,7 +146,7 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
         )
     },
   })
-  const handler = createFlowHandler({ policy: exitPolicy }, { exit })
+  const handler = createFlowHandler({ policy: exitPolicy, maxFlowsPerPeer: MAX_FLOWS_PER_PEER }, { exit })
 
   /** What a peer may reach through us: our pods and the endpoints we serve; never our own addresses. */
   function exitPolicy() {

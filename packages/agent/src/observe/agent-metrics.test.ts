@@ -1,5 +1,6 @@
+import { FLOW_REFUSALS } from '@podlink/tunnel'
 import { describe, expect, it } from 'vitest'
-import { createAgentMetrics } from './agent-metrics.ts'
+import { createAgentMetrics, EXIT_REFUSAL_REASONS } from './agent-metrics.ts'
 import { createMetricRegistry } from './metric-registry.ts'
 import { observeFixture } from './testing/observe-fixture.ts'
 import { parsePrometheusText, sampleValue } from './testing/parse-prometheus-text.ts'
@@ -63,6 +64,7 @@ describe('createAgentMetrics', () => {
     m.connectionCaptured('service', 'tcp')
     m.connectionCaptured('pod', 'udp')
     m.exitRefused('not-my-pod')
+    m.exitRefused('too-many-flows')
     m.exitRefused('something new')
     m.peerRefused('wrong-psk')
     m.peerRefused('not-a-member')
@@ -75,9 +77,14 @@ describe('createAgentMetrics', () => {
     expect(sampleValue(f, 'podlink_captured_connections_total', { class: 'service', protocol: 'tcp' })).toBe(2)
     expect(sampleValue(f, 'podlink_captured_connections_total', { class: 'pod', protocol: 'udp' })).toBe(1)
     expect(sampleValue(f, 'podlink_exit_refusals_total', { reason: 'not-my-pod' })).toBe(1)
+    expect(sampleValue(f, 'podlink_exit_refusals_total', { reason: 'too-many-flows' })).toBe(1)
     expect(sampleValue(f, 'podlink_exit_refusals_total', { reason: 'other' })).toBe(1)
     expect(sampleValue(f, 'podlink_peer_refusals_total', { reason: 'wrong-psk' })).toBe(1)
     expect(sampleValue(f, 'podlink_peer_refusals_total', { reason: 'not-a-member' })).toBe(2)
+  })
+
+  it('names every refusal the flow handler answers (none is lumped into other)', () => {
+    expect(FLOW_REFUSALS.filter((r) => !(EXIT_REFUSAL_REASONS as readonly string[]).includes(r))).toEqual([])
   })
 
   it('histograms count samples into cumulative buckets, in seconds', () => {

@@ -28,8 +28,22 @@ export const HOLEPUNCH_REASONS = [
   'other',
 ] as const
 export type HolepunchReason = (typeof HOLEPUNCH_REASONS)[number]
-/** checkExit's refusal reasons (tunnel's flow policy); anything else is recorded as `other`. */
-export const EXIT_REFUSAL_REASONS = ['forbidden-destination', 'not-an-endpoint', 'not-my-pod', 'other'] as const
+/**
+ * Every refusal the exit's flow handler answers (tunnel's FLOW_REFUSALS: policy, limits, bad input), so a flood's
+ * too-many-flows or a slow-loris's header-timeout is counted by name; anything else is recorded as `other`.
+ */
+export const EXIT_REFUSAL_REASONS = [
+  'forbidden-destination',
+  'not-an-endpoint',
+  'not-my-pod',
+  'connect-failed',
+  'connect-timeout',
+  'too-many-flows',
+  'bad-header',
+  'header-timeout',
+  'unsupported-version',
+  'other',
+] as const
 /** Why an inbound peer was shut out before any stream (tunnel's PeerRefusal); anything else is `other`. */
 export const PEER_REFUSAL_REASONS = ['wrong-psk', 'not-a-member', 'other'] as const
 export type CaptureClass = 'pod' | 'service'

@@ -2,6 +2,7 @@ import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay
 import { identify } from '@libp2p/identify'
 import type { PeerId, Transport } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
+import { yamux } from '@libp2p/yamux'
 import { PodlinkError } from '@podlink/core'
 import { createLibp2p } from 'libp2p'
 import type {
@@ -11,7 +12,17 @@ import type {
   TunnelServices,
   UpgradeComponents,
 } from '../node/create-tunnel-node.ts'
-import { baseLibp2pOptions, memberControls, memberGaterFor } from '../node/create-tunnel-node.ts'
+import { baseLibp2pOptions, memberControls, memberGaterFor, YAMUX_OPTIONS } from '../node/create-tunnel-node.ts'
+
+/**
+ * Streams one mesh connection may carry each way. yamux's default, 1,000, sits below the exit's per-peer flow limit
+ * (1,024, the agent's MAX_FLOWS_PER_PEER): a peer flooding one connection met yamux's silent stream reset (or its own
+ * 'max outbound streams exceeded') before the exit's counted too-many-flows refusal, and an entry holding 1,000 flows
+ * to one exit failed on its own side. 2,048 leaves the per-peer limit the one that bites, with room for the refusals
+ * being answered and the other protocols (ping, identify, whoami, upgrade, relay hops). Each pending stream costs the
+ * agent memory, so not more: the flow protocol's own per-protocol limit is 4,096.
+ */
+export const MESH_STREAMS_PER_CONNECTION = 2048
 
 export interface MeshNodeOptions extends TunnelNodeOptions {
   /**
@@ -40,7 +51,8 @@ interface CapturedComponents extends UpgradeComponents {
 
 /**
  * createTunnelNode's node (TCP reusePort, TLS/noise, yamux, PSK, member gater, announce filter, identify, ping) plus
- * the circuit relay transport on every agent and, on relay agents, the relay server. The relay transport listens on
+ * the circuit relay transport on every agent and, on relay agents, the relay server; yamux carries up to
+ * MESH_STREAMS_PER_CONNECTION streams each way. The relay transport listens on
  * no `/p2p-circuit` address: reservations are made on chosen relays by `createRelayKeeper` through `reservations`,
  * which re-reserves faster than discovery mode and lets the mesh pick the nearest relays.
  */
@@ -52,6 +64,13 @@ export async function createMeshNode(options: MeshNodeOptions, components: Tunne
     privateKey: components.privateKey,
     ...base,
     transports: [tcpTransport, circuitRelayTransport({ reservationCompletionTimeout: 5_000 })],
+    streamMuxers: [
+      yamux({
+        ...YAMUX_OPTIONS,
+        maxInboundStreams: MESH_STREAMS_PER_CONNECTION,
+        maxOutboundStreams: MESH_STREAMS_PER_CONNECTION,
+      }),
+    ],
     services: {
       identify: identify(),
       // The keeper and the mesh both ping (relays are peers too): the default of 1 stream per connection collides.

@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline'
 import type { Connection, Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
-  createTunnelNode,
+  createMeshNode,
   encodeFlowHeader,
   FLOW_PROTOCOL,
   FLOW_REFUSALS,
@@ -24,7 +24,9 @@ import {
 } from '../index.ts'
 
 const config = JSON.parse(process.argv[2] ?? '{}') as { keyFile: string; pskFile: string; members?: string[] }
-const node = await createTunnelNode(
+// An agent's own kind of node (a mesh node: up to MESH_STREAMS_PER_CONNECTION streams on one connection), so a flood
+// can pass the exit's per-peer flow limit on a single connection, as a hostile peer free to configure its muxer can.
+const node = await createMeshNode(
   {
     listen: ['/ip4/0.0.0.0/tcp/0'],
     psk: { key: await loadSwarmKey(config.pskFile), mode: 'proof' },
