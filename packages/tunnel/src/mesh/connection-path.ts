@@ -24,6 +24,8 @@ export function bestConnection(connections: readonly Connection[]): Connection |
 
 /** What PeerStatus says for a peer's best connection. */
 export function pathKind(connection: Connection | undefined, lan: boolean, punched: ReadonlySet<string>): PathKind {
+  // A LAN peer's traffic is flannel's whether or not the mesh holds a connection to it (the LAN probe closes its own).
+  if (lan && (connection === undefined || !isRelayed(connection))) return 'lan'
   if (connection === undefined) return 'none'
   if (isRelayed(connection)) return 'relay'
   if (lan) return 'lan'

@@ -138,7 +138,8 @@ export async function createMesh(node: MeshNode, options: MeshOptions, deps: Mes
       peerId,
       connections.filter((c) => c.status === 'open').map((c) => c.remoteAddr.toString()),
     )
-    if (before?.path !== kind) void measureRtt(peerId)
+    // No RTT for a connectionless LAN peer: a ping would dial it for nothing.
+    if (before?.path !== kind && best !== undefined) void measureRtt(peerId)
   }
 
   async function measureRtt(peerId: string): Promise<void> {

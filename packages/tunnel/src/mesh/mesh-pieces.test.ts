@@ -34,6 +34,8 @@ describe('connection paths', () => {
     expect(pathKind(direct, false, new Set())).toBe('direct')
     expect(pathKind(relayed, false, new Set(['r']))).toBe('relay')
     expect(pathKind(undefined, false, new Set())).toBe('none')
+    // A LAN peer is on flannel with or without a mesh connection.
+    expect(pathKind(undefined, true, new Set())).toBe('lan')
   })
 })
 
