@@ -26,7 +26,9 @@ describe('selectEchoDecoder', () => {
 
   it('passes a refusal through after the echo', () => {
     const d = selectEchoDecoder(FLOW_PROTOCOL, createFlowResponseDecoder())
-    expect(d.push(new Uint8Array([...echo(), ...encodeFlowResponse({ ok: false, reason: 'forbidden-destination' })]))).toEqual({
+    expect(
+      d.push(new Uint8Array([...echo(), ...encodeFlowResponse({ ok: false, reason: 'forbidden-destination' })])),
+    ).toEqual({
       ok: false,
       reason: 'forbidden-destination',
     })
