@@ -299,8 +299,10 @@ describe('attacks and bad input against a real agent (issue 9)', () => {
       // Each refusal is counted where an operator sees it.
       const refused = sample(metrics('relay-1'), 'podlink_exit_refusals_total{reason="too-many-flows"}') - refusedBefore
       expect(refused).toBe(r.byVerdict['too-many-flows'])
-      // Timed from the rogue's side, which sees its stream open a little after the agent's handler started.
-      expect(r.fastest['header-timeout'] ?? 0).toBeGreaterThanOrEqual(4000)
+      // The header timeout (5 s) holds: no stream is timed out before 5 s from its request (the earliest the agent's
+      // timer can start), nor later than 15 s from its opening at the rogue (the latest). Timed from the opening
+      // alone, a run on a loaded machine measured 3.2 s: 1,100 openings took 3.4 s to be confirmed.
+      expect(r.fastest['header-timeout'] ?? 0).toBeGreaterThanOrEqual(5000)
       expect(r.slowest['header-timeout'] ?? 0).toBeLessThan(15_000)
       expect(agentPid('relay-1')).toBe(pid)
       // Bounded: what the agent still holds once the flood is over, after a full collection. The RSS right after it

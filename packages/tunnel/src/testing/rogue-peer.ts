@@ -42,18 +42,23 @@ async function connection(addr: string): Promise<Connection> {
   return node.libp2p.dial(multiaddr(addr), { signal: AbortSignal.timeout(10_000) })
 }
 
-/** Reads what the agent sends back on a stream until it ends or `ms` pass: the response code and what followed. */
+/**
+ * Reads what the agent sends back on a stream until it ends or `ms` pass: the response code and what followed;
+ * `verdictAt` is when the 2-byte response had arrived (performance.now()), null if it never did.
+ */
 async function collect(
   stream: Stream,
   ms: number,
   started = performance.now(),
-): Promise<{ bytes: number[]; ended: string; ms: number }> {
+): Promise<{ bytes: number[]; ended: string; ms: number; verdictAt: number | null }> {
   const bytes: number[] = []
   let ended = 'timeout'
+  let verdictAt: number | null = null
   const timer = setTimeout(() => stream.abort(new Error('rogue: enough')), ms)
   try {
     for await (const chunk of stream) {
       for (const part of chunk instanceof Uint8Array ? [chunk] : chunk) bytes.push(...part.subarray(0, 64))
+      if (verdictAt === null && bytes.length >= 2) verdictAt = performance.now()
       if (bytes.length >= 64) break
     }
     ended = 'end'
@@ -64,7 +69,7 @@ async function collect(
     // Done with it either way: a stream left half-open would count against the outbound stream limit.
     if (stream.status === 'open') stream.abort(new Error('rogue: done'))
   }
-  return { bytes: bytes.slice(0, 64), ended, ms: Math.round(performance.now() - started) }
+  return { bytes: bytes.slice(0, 64), ended, ms: Math.round(performance.now() - started), verdictAt }
 }
 
 /** The refusal a 2-byte response names (flow-response.ts: [version, code]; code 0 is ok, code n is FLOW_REFUSALS[n-1]). */
@@ -131,16 +136,17 @@ async function handle(cmd: Record<string, unknown>): Promise<object> {
     case 'silent': {
       const c = await connection(addr)
       const count = Number(cmd.count)
-      const opened: Array<Promise<{ bytes: number[]; ended: string; ms: number }>> = []
+      const opened: Array<Promise<{ bytes: number[]; verdictAt: number | null; requested: number; open: number }>> = []
       const openErrors: string[] = []
       const openedAt = performance.now()
       // All at once, so that they are open together well within the agent's 5 s header timeout.
       await Promise.all(
         Array.from({ length: count }, async () => {
           try {
+            const requested = performance.now()
             const s = await c.newStream(FLOW_PROTOCOL, { ...STREAM_OPTIONS(), signal: AbortSignal.timeout(30_000) })
-            // Each stream's fate is timed from its own opening.
-            opened.push(collect(s, Number(cmd.holdMs ?? 15_000), performance.now()))
+            const open = performance.now()
+            opened.push(collect(s, Number(cmd.holdMs ?? 15_000), open).then((f) => ({ ...f, requested, open })))
           } catch (err) {
             openErrors.push(String((err as Error).message ?? err).slice(0, 80))
           }
@@ -148,14 +154,18 @@ async function handle(cmd: Record<string, unknown>): Promise<object> {
       )
       const openMs = Math.round(performance.now() - openedAt)
       const fates = await Promise.all(opened)
+      // Each verdict is timed both ways: from the stream's request, which the agent's handler cannot precede (so a
+      // lower bound of the agent's own wait: `fastest`), and from its opening here, which cannot precede the handler
+      // (so an upper bound: `slowest`). Opening 1,000 streams at once on a loaded machine puts seconds between them.
       const byVerdict: Record<string, number> = {}
       const slowest: Record<string, number> = {}
       const fastest: Record<string, number> = {}
       for (const f of fates) {
         const v = verdict(f.bytes)
         byVerdict[v] = (byVerdict[v] ?? 0) + 1
-        slowest[v] = Math.max(slowest[v] ?? 0, f.ms)
-        fastest[v] = Math.min(fastest[v] ?? Number.POSITIVE_INFINITY, f.ms)
+        if (f.verdictAt === null) continue
+        slowest[v] = Math.max(slowest[v] ?? 0, Math.round(f.verdictAt - f.open))
+        fastest[v] = Math.min(fastest[v] ?? Number.POSITIVE_INFINITY, Math.round(f.verdictAt - f.requested))
       }
       return { opened: opened.length, openMs, openErrors: [...new Set(openErrors)], byVerdict, fastest, slowest }
     }
