@@ -26,13 +26,9 @@ export function libp2pLanProbe(node: TunnelNode): LanProbe {
       const family = t.internalIP.includes(':') ? 'ip6' : 'ip4'
       const addr = multiaddr(`/${family}/${t.internalIP}/tcp/${t.port}/p2p/${t.peerId}`)
       // A connection we dialled to this very address answers as well as a new one (the handshake proved the key,
-      // whoami says how the peer sees it), so a probe opens at most one connection per peer address, ever: forced
-      // dials each minute and each retry added one for good (a bench lab held 30 per peer after an hour, 269 on a
-      // public node). The one it opens stays: once open it is a connection like any other, the newest direct one
-      // that the mesh hands a new flow, the relay keeper a reservation (bound to that connection), the peer its own
-      // flows. Closing it took those with it: relay reservations failed at agent start ('Cannot write to a stream
-      // that is closed': no path in 5 s in a three-site lab), and closing it once idle dropped reservations made
-      // on it (a symmetric-NAT site lost its relayed path to a cone site).
+      // whoami says how the peer sees it), and adds none. Otherwise a forced dial opens one of our own: left open,
+      // every probe (each minute, and each retry) added one to the peer for good (a bench lab held 30 per peer
+      // after an hour, 269 on one public node).
       const existing = node.libp2p
         .getConnections()
         .find(
@@ -45,17 +41,21 @@ export function libp2pLanProbe(node: TunnelNode): LanProbe {
         )
       const conn = existing ?? (await node.libp2p.dial(addr, { signal, force: true }))
       let answer = ''
-      const stream = await conn.newStream(WHOAMI_PROTOCOL, { signal })
-      // The answer ends at its newline: waiting for the stream's end would wait on the peer's graceful
-      // close, measured at over 6 s here.
       try {
-        for await (const chunk of stream) {
-          answer += new TextDecoder().decode(chunk.subarray())
-          if (answer.includes('\n')) break
-          if (answer.length > MAX_ANSWER) throw new Error('whoami answer too long')
+        const stream = await conn.newStream(WHOAMI_PROTOCOL, { signal })
+        // The answer ends at its newline: waiting for the stream's end would wait on the peer's graceful
+        // close, measured at over 6 s here.
+        try {
+          for await (const chunk of stream) {
+            answer += new TextDecoder().decode(chunk.subarray())
+            if (answer.includes('\n')) break
+            if (answer.length > MAX_ANSWER) throw new Error('whoami answer too long')
+          }
+        } finally {
+          stream.abort(new Error('whoami done'))
         }
       } finally {
-        stream.abort(new Error('whoami done'))
+        if (!existing) closeWhenUnused(conn)
       }
       if (!answer.includes('\n')) throw new Error('whoami answer cut short')
       return { observedIP: answer.trim() }
@@ -69,4 +69,24 @@ function isAddress(conn: Connection, t: LanTarget): boolean {
   const ip = parts.find((c) => c.name === 'ip4' || c.name === 'ip6')?.value
   const port = parts.find((c) => c.name === 'tcp')?.value
   return ip === t.internalIP && port === String(t.port) && !parts.some((c) => c.name === 'p2p-circuit')
+}
+
+/**
+ * How long the probe's own connection is left for others before it is closed: once open, it is a connection to the
+ * peer like any other, and the newest direct one is what the mesh hands a new flow, the relay keeper a reservation,
+ * the peer its own flows. Closed at once, it took such streams with it: relay reservations failed at agent start
+ * ('Cannot write to a stream that is closed', a three-site lab with no path in 5 s) and a flow to a relay, opened
+ * as its minute's probe ran, ended before its answer.
+ */
+const UNUSED_GRACE_MS = 1000
+
+/** Closes the probe's connection unless something else opened a stream on it meanwhile (then it is theirs). */
+function closeWhenUnused(conn: Connection): void {
+  const timer = setTimeout(() => {
+    if (conn.status !== 'open' || conn.streams.some((s) => s.status === 'open')) return
+    conn.close({ signal: AbortSignal.timeout(2_000) }).catch((err: unknown) => {
+      conn.abort(err instanceof Error ? err : new Error(String(err)))
+    })
+  }, UNUSED_GRACE_MS)
+  timer.unref()
 }
