@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { labDown, labUp, type MeshProc, PUBLIC_IP, RELAYS, setupArgs, startPeer } from '../testing/mesh-lab.ts'
+import { LAB, labDown, labUp, type MeshProc, PUBLIC_IP, RELAYS, setupArgs, startPeer } from '../testing/mesh-lab.ts'
 
 /*
  * topologies/meshlab.yaml: relay-1, relay-2 and pub-1 public (1:1 NAT), a-1 and b-1 behind cone NATs (the same LAN
@@ -134,6 +135,37 @@ describe('mesh paths in the meshlab topology', () => {
     )
     expect(fromB).toMatchObject({ path: 'relay' })
     expect(String(fromB?.reason)).toMatch(/symmetric NAT/)
+  })
+
+  it('a node whose relays do not answer when it starts holds both reservations within 5 s of them answering', async () => {
+    // c-1 (symmetric NAT, WAN 203.0.113.23) restarts while both relays drop its packets: its keeper's first
+    // measurements fail, so no relay is ranked. Waiting for the next ranking (30 s) left it unready that long.
+    const drop = (op: '-I' | '-D'): void => {
+      for (const relay of RELAYS) {
+        const r = spawnSync('ip', [
+          ...['netns', 'exec', `${LAB}.${relay}`, 'iptables', op, 'INPUT', '-s', '203.0.113.23'],
+          ...['-p', 'tcp', '--dport', '4001', '-j', 'DROP'],
+        ])
+        if (r.status !== 0) throw new Error(`iptables ${op} on ${relay}: ${r.stderr}`)
+      }
+    }
+    await p('c-1').kill()
+    drop('-I')
+    let c: MeshProc
+    try {
+      c = await startPeer({ node: 'c-1', pskFile })
+      procs.set('c-1', c)
+      await c.call('setup', setupArgs(all(), c))
+      await new Promise((r) => setTimeout(r, 7_000))
+      const relays = (await c.call('status')).relays as Array<{ reserved: boolean }>
+      expect(relays.length).toBe(2)
+      expect(relays.some((r) => r.reserved)).toBe(false)
+    } finally {
+      drop('-D')
+    }
+    const held = await c.call('waitReserved', { count: 2, timeoutMs: 5_000 })
+    console.log(`c-1 held both reservations ${held.ms} ms after its relays answered again`, JSON.stringify(held))
+    expect(held).toMatchObject({ ok: true })
   })
 
   it('refuses a non-member and a wrong-PSK node before any stream', async () => {
