@@ -3,7 +3,7 @@
  * the address (the encrypter proves the key), then `/podlink/whoami/1`, where the peer answers the IP
  * it sees the connection come from.
  */
-import type { Connection, Stream } from '@libp2p/interface'
+import { type Connection, KEEP_ALIVE, type Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { TunnelNode } from '@podlink/tunnel'
 import type { LanProbe, LanTarget } from './lan-prober.ts'
@@ -55,7 +55,7 @@ export function libp2pLanProbe(node: TunnelNode): LanProbe {
           stream.abort(new Error('whoami done'))
         }
       } finally {
-        if (!existing) closeWhenUnused(conn)
+        if (!existing) closeWhenUnused(node, conn)
       }
       if (!answer.includes('\n')) throw new Error('whoami answer cut short')
       return { observedIP: answer.trim() }
@@ -80,13 +80,35 @@ function isAddress(conn: Connection, t: LanTarget): boolean {
  */
 const UNUSED_GRACE_MS = 1000
 
-/** Closes the probe's connection unless something else opened a stream on it meanwhile (then it is theirs). */
-function closeWhenUnused(conn: Connection): void {
+/**
+ * Closes the probe's connection unless something else opened a stream on it meanwhile (then it is theirs), or it is
+ * the only direct connection to a peer tagged keep-alive (a relay we hold a reservation on: the reservation holds no
+ * open stream, so a closed connection dropped it; the fault lab lost c-1's relayed path that way). A kept connection
+ * adds none: the next probe to the same address reuses it.
+ */
+function closeWhenUnused(node: TunnelNode, conn: Connection): void {
   const timer = setTimeout(() => {
     if (conn.status !== 'open' || conn.streams.some((s) => s.status === 'open')) return
-    conn.close({ signal: AbortSignal.timeout(2_000) }).catch((err: unknown) => {
-      conn.abort(err instanceof Error ? err : new Error(String(err)))
+    void keptAlive(node, conn).then((pinned) => {
+      if (pinned || conn.status !== 'open') return
+      conn.close({ signal: AbortSignal.timeout(2_000) }).catch((err: unknown) => {
+        conn.abort(err instanceof Error ? err : new Error(String(err)))
+      })
     })
   }, UNUSED_GRACE_MS)
   timer.unref()
+}
+
+/** Whether `conn` is the last open direct connection to a peer that something asked to keep connected. */
+async function keptAlive(node: TunnelNode, conn: Connection): Promise<boolean> {
+  const others = node.libp2p
+    .getConnections(conn.remotePeer)
+    .filter((c) => c !== conn && c.status === 'open' && c.limits == null)
+  if (others.length > 0) return false
+  try {
+    const peer = await node.libp2p.peerStore.get(conn.remotePeer)
+    return [...peer.tags.keys()].some((tag) => tag.startsWith(KEEP_ALIVE))
+  } catch {
+    return false
+  }
 }
