@@ -1,4 +1,5 @@
 export * from './errors.ts'
+export * from './fs/write-file-atomic.ts'
 export * from './net/index.ts'
 export * from './runtime.ts'
 export * from './runtime-check.ts'

@@ -4,11 +4,9 @@
  * Writes are atomic (temporary file, fsync, rename) and queued one at a time; mode 0600, since the file
  * names nodes, peer IDs and addresses.
  */
-import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Logger } from '@podlink/core'
+import { type Logger, writeFileAtomic } from '@podlink/core'
 import type { LanVerdictStore, ProvenLanVerdict } from './lan-prober.ts'
 
 export const LAN_VERDICTS_FILE = 'lan-verdicts.json'
@@ -58,12 +56,10 @@ export function parseLanVerdicts(text: string): { verdicts: ProvenLanVerdict[]; 
 
 export class LanVerdictFile implements LanVerdictStore {
   readonly path: string
-  readonly #dir: string
   readonly #log: Logger
   #writing: Promise<void> = Promise.resolve()
 
   constructor(stateDir: string, log: Logger) {
-    this.#dir = stateDir
     this.path = join(stateDir, LAN_VERDICTS_FILE)
     this.#log = log
   }
@@ -98,24 +94,7 @@ export class LanVerdictFile implements LanVerdictStore {
     return this.#writing
   }
 
-  async #write(text: string): Promise<void> {
-    const tmp = `${this.path}.${randomBytes(4).toString('hex')}.tmp`
-    let created = false
-    try {
-      await mkdir(this.#dir, { recursive: true, mode: 0o700 })
-      const file = await open(tmp, 'wx', 0o600)
-      created = true
-      try {
-        await file.writeFile(text)
-        await file.sync()
-      } finally {
-        await file.close()
-      }
-      await rename(tmp, this.path)
-    } catch (err) {
-      // Only a file we created is removed; if even that fails, the write error is the one to report.
-      if (created) await rm(tmp, { force: true }).catch(() => undefined)
-      throw err
-    }
+  #write(text: string): Promise<void> {
+    return writeFileAtomic(this.path, text)
   }
 }

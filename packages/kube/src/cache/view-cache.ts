@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { PodlinkError } from '@podlink/core'
+import { PodlinkError, writeFileAtomic } from '@podlink/core'
 import { type CachedView, parseView, serializeView } from './view-cache-format.ts'
 
 /** The file name inside the state directory. */
@@ -15,10 +14,8 @@ export const VIEW_CACHE_FILE = 'cluster-view.json'
  */
 export class ViewCache {
   readonly path: string
-  readonly #dir: string
 
   constructor(stateDir: string) {
-    this.#dir = stateDir
     this.path = join(stateDir, VIEW_CACHE_FILE)
   }
 
@@ -41,22 +38,9 @@ export class ViewCache {
   }
 
   async save(cached: CachedView): Promise<void> {
-    const tmp = `${this.path}.${randomBytes(4).toString('hex')}.tmp`
-    let created = false
     try {
-      await mkdir(this.#dir, { recursive: true, mode: 0o700 })
-      const file = await open(tmp, 'wx', 0o600)
-      created = true
-      try {
-        await file.writeFile(serializeView(cached))
-        await file.sync()
-      } finally {
-        await file.close()
-      }
-      await rename(tmp, this.path)
+      await writeFileAtomic(this.path, serializeView(cached))
     } catch (err) {
-      // Only a file we created is removed; if even that fails, the write error is the one to report.
-      if (created) await rm(tmp, { force: true }).catch(() => undefined)
       throw new PodlinkError(
         'kube-cache-write',
         `Cannot write the view cache ${this.path} as ${(err as Error).message}`,
