@@ -24,7 +24,12 @@ export function libp2pLanProbe(node: TunnelNode): LanProbe {
   return {
     async probe(t: LanTarget, signal: AbortSignal) {
       const family = t.internalIP.includes(':') ? 'ip6' : 'ip4'
-      const addr = multiaddr(`/${family}/${t.internalIP}/tcp/${t.port}/p2p/${t.peerId}`)
+      // No `/p2p` in the address: libp2p's dial queue joins every dial to a peer that is already being dialled,
+      // under the first dial's signal. A probe of an unreachable InternalIP (2 s timeout, retried every 1-4 s at
+      // start) then swallowed the mesh's own dials to that peer: a dial-back to a static-NAT node's public address
+      // failed with the probe's timeout in 3 of 3 bench runs. Dialled by address alone, the probe checks the peer
+      // ID the handshake proved itself (the member gater still refuses non-members).
+      const addr = multiaddr(`/${family}/${t.internalIP}/tcp/${t.port}`)
       // A connection we dialled to this very address answers as well as a new one (the handshake proved the key,
       // whoami says how the peer sees it), and adds none. Otherwise a forced dial opens one of our own: left open,
       // every probe (each minute, and each retry) added one to the peer for good (a bench lab held 30 per peer
@@ -40,6 +45,13 @@ export function libp2pLanProbe(node: TunnelNode): LanProbe {
             isAddress(c, t),
         )
       const conn = existing ?? (await node.libp2p.dial(addr, { signal, force: true }))
+      if (conn.remotePeer.toString() !== t.peerId) {
+        if (!existing) conn.abort(new Error('not the probed peer'))
+        // Named as the encrypter names it when a dial with `/p2p` meets another key: proof of another node there.
+        const err = new Error(`unexpected peer: ${t.internalIP}:${t.port} is ${conn.remotePeer.toString()}`)
+        err.name = 'UnexpectedPeerError'
+        throw err
+      }
       let answer = ''
       try {
         const stream = await conn.newStream(WHOAMI_PROTOCOL, { signal })
