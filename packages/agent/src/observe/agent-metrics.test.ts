@@ -1,6 +1,6 @@
 import { FLOW_REFUSALS } from '@podlink/tunnel'
 import { describe, expect, it } from 'vitest'
-import { createAgentMetrics, EXIT_REFUSAL_REASONS } from './agent-metrics.ts'
+import { createAgentMetrics } from './agent-metrics.ts'
 import { createMetricRegistry } from './metric-registry.ts'
 import { observeFixture } from './testing/observe-fixture.ts'
 import { parsePrometheusText, sampleValue } from './testing/parse-prometheus-text.ts'
@@ -83,8 +83,10 @@ describe('createAgentMetrics', () => {
     expect(sampleValue(f, 'podlink_peer_refusals_total', { reason: 'not-a-member' })).toBe(2)
   })
 
-  it('names every refusal the flow handler answers (none is lumped into other)', () => {
-    expect(FLOW_REFUSALS.filter((r) => !(EXIT_REFUSAL_REASONS as readonly string[]).includes(r))).toEqual([])
+  it('shows every refusal the flow handler answers as its own series from the start, at zero', () => {
+    const f = parsePrometheusText(createAgentMetrics().render(observeFixture))
+    for (const reason of [...FLOW_REFUSALS, 'other'])
+      expect(sampleValue(f, 'podlink_exit_refusals_total', { reason }), reason).toBe(0)
   })
 
   it('histograms count samples into cumulative buckets, in seconds', () => {

@@ -8,6 +8,7 @@
  * value from a fixed list (anything else is counted as `other`). No per-flow or per-address label exists.
  */
 import type { AgentStatus, ConflictKind, L4Protocol, PathKind, PeerStatus } from '@podlink/core'
+import { FLOW_REFUSALS } from '@podlink/tunnel'
 import { createMetricRegistry } from './metric-registry.ts'
 
 const CONFLICT_KINDS: readonly ConflictKind[] = [
@@ -32,18 +33,7 @@ export type HolepunchReason = (typeof HOLEPUNCH_REASONS)[number]
  * Every refusal the exit's flow handler answers (tunnel's FLOW_REFUSALS: policy, limits, bad input), so a flood's
  * too-many-flows or a slow-loris's header-timeout is counted by name; anything else is recorded as `other`.
  */
-export const EXIT_REFUSAL_REASONS = [
-  'forbidden-destination',
-  'not-an-endpoint',
-  'not-my-pod',
-  'connect-failed',
-  'connect-timeout',
-  'too-many-flows',
-  'bad-header',
-  'header-timeout',
-  'unsupported-version',
-  'other',
-] as const
+export const EXIT_REFUSAL_REASONS = [...FLOW_REFUSALS, 'other'] as const
 /** Why an inbound peer was shut out before any stream (tunnel's PeerRefusal); anything else is `other`. */
 export const PEER_REFUSAL_REASONS = ['wrong-psk', 'not-a-member', 'other'] as const
 export type CaptureClass = 'pod' | 'service'
