@@ -119,8 +119,22 @@ export async function waitReady(nodes: readonly string[], timeoutMs = 60_000): P
 }
 
 /** The path `from`'s agent reports to `to`; undefined when it has none or its status does not answer. */
-export const pathOf = async (from: string, to: string): Promise<string | undefined> =>
-  (await agentStatus(from).catch(() => null))?.peers.find((p) => p.node === to)?.path
+/**
+ * The path `from`'s agent reports to `to`. A status that cannot be read (an agent busy for 2 s right after a load
+ * run) is retried, then named as such: it once showed as path 'none' in the table.
+ */
+export const pathOf = async (from: string, to: string): Promise<string> => {
+  let last: unknown
+  for (let i = 0; i < 4; i++) {
+    try {
+      return (await agentStatus(from)).peers.find((p) => p.node === to)?.path ?? `no peer ${to}`
+    } catch (err) {
+      last = err
+      await sleep(500)
+    }
+  }
+  return `status unreadable (${last instanceof Error ? last.message : String(last)})`
+}
 
 export interface IperfResult {
   readonly mbps: number

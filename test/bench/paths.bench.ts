@@ -119,7 +119,7 @@ async function finish(
     () => rrLoad(spec.client, ['conn', spec.echoTarget, String(O.conns), '8']),
     {},
   )
-  const via = spec.expect ? ((await pathOf(spec.expect[0], spec.expect[1])) ?? 'none') : spec.via
+  const via = spec.expect ? await pathOf(spec.expect[0], spec.expect[1]) : spec.via
   return {
     throughputMBps: mid.mbps,
     p50Ms: rr['p50Ms'] ?? Number.NaN,
@@ -294,7 +294,7 @@ try {
     rttMs,
     rawTtfbMs: farRaw['ttfbP50Ms'] ?? Number.NaN,
     podlinkTtfbMs: farPodlink['ttfbP50Ms'] ?? Number.NaN,
-    podlinkPath: (await pathOf('f-1', 'pub-1')) ?? 'none',
+    podlinkPath: await pathOf('f-1', 'pub-1'),
     extraRtts: ((farPodlink['ttfbP50Ms'] ?? Number.NaN) - (farRaw['ttfbP50Ms'] ?? Number.NaN)) / rttMs,
   }
   log(
