@@ -86,6 +86,8 @@ export async function settlePaths(): Promise<void> {
     const path = (s: Status, n: string) => s.peers.find((p) => p.node === n)?.path
     if (path(a, 'b-1') !== 'punched') throw new Error(`a-1 -> b-1 is ${path(a, 'b-1')}`)
     if (path(a, 'relay-1') !== 'direct' || path(a, 'relay-2') !== 'direct') throw new Error('a-1 -> relays not direct')
+    // Same-LAN must be proven before any fault: an unproven a-2 is captured, and its flows break when a-1 dies.
+    if (path(a, 'a-2') !== 'lan') throw new Error(`a-1 -> a-2 is ${path(a, 'a-2')}, not lan`)
     // An idle relayed connection may be gone again by now (seen in 1 of 2 runs on 2026-11-24: c-1 -> b-1 'none' soon after its
     // first flow, cause not found; the next flow redials it). The faults need it up, so a flow opens it again.
     for (const [peer, pod] of [

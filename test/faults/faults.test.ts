@@ -139,6 +139,13 @@ describe('faults with flows open (issue 9)', () => {
     const before = rulesOf('a-1')
     const keepers = await standardTraffic()
     await sleep(2000)
+    // What a-1 holds of a-2 as it dies: a same-LAN probe refused after the kill means a-2's pod CIDR was captured.
+    const atKill = rulesOf('a-1').sets.split('\n')
+    const a2 = await peerOf('a-1', 'a-2')
+    console.log(
+      `at the kill: a-1 sees a-2 lan=${a2?.lan} path=${a2?.path} (${a2?.reason ?? ''}); 10.244.2.0/24 in`,
+      atKill.filter((l) => l.includes('10.244.2.0/24')).join(' | ') || 'no set',
+    )
     const faultAt = Date.now()
     await agentCommand(t(), 'a-1', 'kill')
     const startedAt = Date.now()
