@@ -9,7 +9,16 @@ import type { FlowStream, FlowStreamHandlers } from './flow-stream.ts'
  * that follows a request's FIN); `abort` sends an RST, not a FIN, so the client sees the reset the remote saw;
  * Nagle is off, since the bytes were already coalesced by the original sender.
  */
-export function socketFlowStream(socket: net.Socket): FlowStream {
+export function socketFlowStream(
+  socket: net.Socket,
+  options: {
+    /**
+     * Reset for sockets whose handle is not TCP (a TLS socket: `resetAndDestroy` refuses its TLSWrap handle); the
+     * tunnel's `rstClose` sets SO_LINGER 0 on the fd under it, so the close is an RST there too.
+     */
+    reset?: (socket: net.Socket) => void
+  } = {},
+): FlowStream {
   socket.allowHalfOpen = true
   socket.setNoDelay(true)
   let handlers: FlowStreamHandlers | null = null
@@ -48,6 +57,10 @@ export function socketFlowStream(socket: net.Socket): FlowStream {
     abort: (err) => {
       error ??= err
       if (socket.destroyed) return
+      if (options.reset !== undefined) {
+        options.reset(socket)
+        return
+      }
       try {
         socket.resetAndDestroy()
       } catch {

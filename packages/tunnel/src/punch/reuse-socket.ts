@@ -88,6 +88,7 @@ export function closeFd(fd: number): void {
  * which would make the next attempt fail with EADDRNOTAVAIL.
  */
 export function rstClose(socket: Socket): void {
+  // A TLS socket's handle (TLSWrap) reports the fd of the TCP handle under it.
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd
   if (typeof fd === 'number' && fd >= 0) {
     const linger = Buffer.alloc(8)

@@ -1,0 +1,239 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import type net from 'node:net'
+import tls from 'node:tls'
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { generateCertificate, verifyPeerCertificate } from '@libp2p/tls/utils'
+import { PodlinkError } from '@podlink/core'
+import type { PeerRefusal } from '../node/create-tunnel-node.ts'
+import { fixedDecoder, readSocketPrefix } from './read-socket-prefix.ts'
+
+/**
+ * The fast channel: one TLS 1.3 connection per flow, straight between two agents that can dial each other, beside
+ * the libp2p connection. Node's TLS runs in OpenSSL (C++) and the proxy splices two sockets, so a flow no longer
+ * pays for yamux framing, JS stream machinery and a JS muxer's copies on both ends (see issue #10's note).
+ *
+ * Security is libp2p's: each side presents the certificate @libp2p/tls makes from the node's identity key (a
+ * self-signed key signed by the peer ID's key, libp2p TLS spec), and checks the other's with the same code.
+ * The dialler requires the peer ID it meant to reach; the listener admits member peer IDs only. Then both prove the
+ * cluster's pre-shared key over this very session: HMAC-SHA256(psk, role | TLS exporter secret), so a proof is
+ * bound to one session and cannot be replayed. Then the socket carries `/podlink/flow/1` exactly as a libp2p
+ * stream does: header, response, payload.
+ */
+export const FAST_ALPN = 'podlink-flow/1'
+const EXPORTER_LABEL = 'EXPORTER-podlink-fast-psk-proof'
+const PROOF_BYTES = 32
+
+export interface FastCredentials {
+  readonly peerId: string
+  readonly cert: string
+  readonly key: string
+  /** The swarm key's 32 bytes; null on an open network (tests only): no proof is exchanged then. */
+  readonly psk: Uint8Array | null
+}
+
+export async function fastCredentials(privateKey: PrivateKey, psk: Uint8Array | null): Promise<FastCredentials> {
+  const { cert, key } = await generateCertificate(privateKey)
+  return { peerId: peerIdFromPrivateKey(privateKey).toString(), cert, key, psk }
+}
+
+function proof(socket: tls.TLSSocket, psk: Uint8Array, role: 'client' | 'server'): Buffer {
+  const secret = socket.exportKeyingMaterial(32, EXPORTER_LABEL)
+  return createHmac('sha256', psk).update(role).update(secret).digest()
+}
+
+/** Exchange PSK proofs; rejects with PSK_MISMATCH (the caller destroys the socket). */
+async function exchangeProofs(
+  socket: tls.TLSSocket,
+  psk: Uint8Array | null,
+  role: 'client' | 'server',
+  signal: AbortSignal,
+): Promise<void> {
+  if (psk === null) return
+  socket.write(proof(socket, psk, role))
+  const theirs = await readSocketPrefix(socket, fixedDecoder(PROOF_BYTES), 'header-timeout', { signal })
+  if (!timingSafeEqual(theirs, proof(socket, psk, role === 'client' ? 'server' : 'client'))) {
+    throw new PodlinkError('PSK_MISMATCH', 'Cannot admit the fast connection as the peer does not hold the swarm key')
+  }
+}
+
+const TLS_OPTIONS = {
+  minVersion: 'TLSv1.3',
+  maxVersion: 'TLSv1.3',
+  ALPNProtocols: [FAST_ALPN],
+  // Self-signed by design: the libp2p extension is what is checked.
+  rejectUnauthorized: false,
+} as const
+
+export interface FastServerOptions {
+  readonly host?: string
+  readonly port: number
+  readonly credentials: FastCredentials
+  isMember(peerId: string): boolean
+  /** Hears of every peer shut out after its handshake: wrong-psk or not-a-member (for counting). */
+  onRefused?(refusal: PeerRefusal): void
+  /** TLS handshake plus proof must finish within this. Default 5000 ms. */
+  readonly handshakeTimeoutMs?: number
+  /** Sockets one peer may hold here at once, idle or carrying a flow. Default 1100 (above the per-peer flow limit). */
+  readonly maxSocketsPerPeer?: number
+}
+
+export interface FastServer {
+  readonly port: number
+  /** Sockets open now, by peer. */
+  sockets(): ReadonlyMap<string, number>
+  close(): Promise<void>
+}
+
+/**
+ * Listen for fast connections. `onSocket` gets each authenticated, proven socket, paused, with its peer ID; it owns
+ * the socket from then on. Rejects when the port cannot be bound.
+ */
+export async function startFastServer(
+  options: FastServerOptions,
+  onSocket: (socket: tls.TLSSocket, peer: string) => void,
+): Promise<FastServer> {
+  const handshakeMs = options.handshakeTimeoutMs ?? 5_000
+  const maxPerPeer = options.maxSocketsPerPeer ?? 1100
+  const perPeer = new Map<string, number>()
+  const all = new Set<net.Socket>()
+  const server = tls.createServer({
+    ...TLS_OPTIONS,
+    cert: options.credentials.cert,
+    key: options.credentials.key,
+    requestCert: true,
+    handshakeTimeout: handshakeMs,
+  })
+  server.maxConnections = 8192
+  // A failed handshake (a port scanner, a client without a certificate) is the client's problem: drop and go on.
+  server.on('tlsClientError', (_err, socket) => socket.destroy())
+  server.on('connection', (raw: net.Socket) => {
+    all.add(raw)
+    raw.once('close', () => all.delete(raw))
+  })
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    // Errors surface to whoever reads the socket (its 'close' follows); never uncaught.
+    socket.on('error', () => {})
+    socket.pause()
+    void admit(socket)
+  })
+
+  async function admit(socket: tls.TLSSocket): Promise<void> {
+    const signal = AbortSignal.timeout(handshakeMs)
+    let peer: string
+    try {
+      const raw = socket.getPeerCertificate().raw
+      if (raw === undefined) throw new PodlinkError('FAST_NO_CERTIFICATE', 'The client sent no certificate')
+      peer = (await verifyPeerCertificate(new Uint8Array(raw))).toString()
+    } catch {
+      socket.destroy()
+      return
+    }
+    if (!options.isMember(peer)) {
+      options.onRefused?.({ reason: 'not-a-member', peer })
+      socket.destroy()
+      return
+    }
+    const count = perPeer.get(peer) ?? 0
+    if (count >= maxPerPeer) {
+      socket.destroy()
+      return
+    }
+    perPeer.set(peer, count + 1)
+    socket.once('close', () => {
+      const left = (perPeer.get(peer) ?? 1) - 1
+      if (left === 0) perPeer.delete(peer)
+      else perPeer.set(peer, left)
+    })
+    try {
+      await exchangeProofs(socket, options.credentials.psk, 'server', signal)
+    } catch (err) {
+      if (err instanceof PodlinkError && err.code === 'PSK_MISMATCH') options.onRefused?.({ reason: 'wrong-psk' })
+      socket.destroy()
+      return
+    }
+    onSocket(socket, peer)
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({ port: options.port, host: options.host ?? '0.0.0.0', exclusive: true }, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    sockets: () => new Map(perPeer),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        for (const s of all) s.destroy()
+      }),
+  }
+}
+
+export interface FastDialOptions {
+  readonly host: string
+  readonly port: number
+  /** The peer ID the listener must prove. */
+  readonly peer: string
+  readonly credentials: FastCredentials
+  readonly signal: AbortSignal
+  /** Called on the TCP socket before connecting (e.g. to set a firewall mark). */
+  readonly socket?: net.Socket
+}
+
+/**
+ * Dial a fast connection and prove both ends. Resolves with the socket paused and nothing read past the proofs.
+ * Rejects (and destroys the socket) on any failure: refused, timeout, wrong peer ID, PSK mismatch.
+ */
+export async function dialFast(options: FastDialOptions): Promise<tls.TLSSocket> {
+  const { signal, credentials } = options
+  signal.throwIfAborted()
+  const socket = tls.connect({
+    ...TLS_OPTIONS,
+    host: options.host,
+    port: options.port,
+    cert: credentials.cert,
+    key: credentials.key,
+    ...(options.socket === undefined ? {} : { socket: options.socket }),
+  })
+  // An error after the handshake is seen by whoever reads the socket next (its 'close' follows); never uncaught.
+  socket.on('error', () => {})
+  let fail: (err: Error) => void = () => {}
+  const onAbort = (): void => {
+    const reason = signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason))
+    fail(reason)
+    socket.destroy(reason)
+  }
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onClose = (): void =>
+        reject(new PodlinkError('FAST_CLOSED', 'The fast connection closed during its handshake'))
+      fail = (err) => {
+        socket.off('close', onClose)
+        reject(err)
+      }
+      socket.once('error', fail)
+      socket.once('close', onClose)
+      socket.once('secureConnect', () => {
+        socket.off('close', onClose)
+        socket.off('error', fail)
+        resolve()
+      })
+    })
+    socket.pause()
+    const raw = socket.getPeerCertificate().raw
+    if (raw === undefined) throw new PodlinkError('FAST_NO_CERTIFICATE', 'The listener sent no certificate')
+    await verifyPeerCertificate(new Uint8Array(raw), peerIdFromString(options.peer))
+    await exchangeProofs(socket, credentials.psk, 'client', signal)
+    return socket
+  } catch (err) {
+    socket.destroy()
+    throw err
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}

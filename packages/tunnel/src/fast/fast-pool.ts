@@ -1,0 +1,201 @@
+import type tls from 'node:tls'
+
+/** Dial one proven fast socket to `peer` at host:port (dialFast with the node's credentials). */
+export type FastDial = (peer: string, host: string, port: number, signal: AbortSignal) => Promise<tls.TLSSocket>
+
+export interface FastPoolOptions {
+  /** Ready sockets kept per peer in use. Default 2. */
+  readonly size?: number
+  /** A ready socket unused this long is closed (the listener waits 60 s for a header). Default 15000 ms. */
+  readonly maxIdleMs?: number
+  /** Sockets are kept ready while the peer had a flow this recently. Default 120000 ms. */
+  readonly warmForMs?: number
+  /** Backoff after a failed dial: this, doubling per failure, up to retryMaxMs. Defaults 1000 and 60000 ms. */
+  readonly retryMinMs?: number
+  readonly retryMaxMs?: number
+  /** One dial's limit. Default 3000 ms. */
+  readonly dialTimeoutMs?: number
+}
+
+export interface FastPeerStatus {
+  readonly address: string
+  readonly ready: number
+  readonly dialing: number
+  /** Flows that took a ready socket / found none ready. */
+  readonly taken: number
+  readonly missed: number
+  /** Dials failed in a row, and the last one's error; 0 and null once one succeeds. */
+  readonly failures: number
+  readonly lastError: string | null
+}
+
+export interface FastPool {
+  /**
+   * A ready socket to `peer` (listening at host:port), or null when none is ready; either way the peer's pool is
+   * then refilled in the background. The caller owns the socket it got.
+   */
+  take(peer: string, host: string, port: number): tls.TLSSocket | null
+  status(): Map<string, FastPeerStatus>
+  /** Close the peer's ready sockets and stop dialling it (it left, or its path is no longer direct). */
+  forget(peer: string): void
+  close(): void
+}
+
+interface Ready {
+  readonly socket: tls.TLSSocket
+  readonly timer: NodeJS.Timeout
+}
+
+interface Entry {
+  host: string
+  port: number
+  ready: Ready[]
+  dialing: number
+  lastWanted: number
+  failures: number
+  retryAt: number
+  lastError: string | null
+  taken: number
+  missed: number
+  /** Bumped when the address changes or the peer is forgotten: dials of an older generation are dropped. */
+  generation: number
+}
+
+/**
+ * Keeps a few proven fast sockets ready per peer, so a new flow takes one and sends its header at once: the TLS
+ * handshake and the proofs are paid ahead, and a new connection costs no round trip more than a libp2p stream.
+ * A peer is warmed only once a flow wanted it, and kept warm while flows keep coming. Dial failures back off
+ * exponentially; flows meanwhile go over libp2p.
+ */
+export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): FastPool {
+  const size = options.size ?? 2
+  const maxIdleMs = options.maxIdleMs ?? 15_000
+  const warmForMs = options.warmForMs ?? 120_000
+  const retryMinMs = options.retryMinMs ?? 1_000
+  const retryMaxMs = options.retryMaxMs ?? 60_000
+  const dialTimeoutMs = options.dialTimeoutMs ?? 3_000
+  const entries = new Map<string, Entry>()
+  const closing = new AbortController()
+
+  const drop = (entry: Entry, r: Ready): void => {
+    const i = entry.ready.indexOf(r)
+    if (i >= 0) entry.ready.splice(i, 1)
+    clearTimeout(r.timer)
+  }
+
+  function fill(peer: string, entry: Entry): void {
+    const now = Date.now()
+    while (
+      !closing.signal.aborted &&
+      entries.get(peer) === entry &&
+      entry.ready.length + entry.dialing < size &&
+      now >= entry.retryAt &&
+      now - entry.lastWanted < warmForMs
+    ) {
+      entry.dialing++
+      const generation = entry.generation
+      const signal = AbortSignal.any([closing.signal, AbortSignal.timeout(dialTimeoutMs)])
+      dial(peer, entry.host, entry.port, signal).then(
+        (socket) => {
+          entry.dialing--
+          if (closing.signal.aborted || entry.generation !== generation || entries.get(peer) !== entry) {
+            socket.destroy()
+            return
+          }
+          entry.failures = 0
+          entry.lastError = null
+          const r: Ready = {
+            socket,
+            timer: setTimeout(() => {
+              drop(entry, r)
+              socket.end()
+              fill(peer, entry)
+            }, maxIdleMs).unref(),
+          }
+          socket.once('close', () => drop(entry, r))
+          entry.ready.push(r)
+        },
+        (err: unknown) => {
+          entry.dialing--
+          if (entry.generation !== generation) return
+          entry.failures++
+          entry.lastError = err instanceof Error ? err.message : String(err)
+          entry.retryAt = Date.now() + Math.min(retryMaxMs, retryMinMs * 2 ** (entry.failures - 1))
+        },
+      )
+    }
+  }
+
+  function forgetEntry(entry: Entry): void {
+    entry.generation++
+    for (const r of entry.ready.splice(0)) {
+      clearTimeout(r.timer)
+      r.socket.destroy()
+    }
+  }
+
+  return {
+    take(peer, host, port) {
+      let entry = entries.get(peer)
+      if (entry === undefined) {
+        entry = {
+          host,
+          port,
+          ready: [],
+          dialing: 0,
+          lastWanted: 0,
+          failures: 0,
+          retryAt: 0,
+          lastError: null,
+          taken: 0,
+          missed: 0,
+          generation: 0,
+        }
+        entries.set(peer, entry)
+      } else if (entry.host !== host || entry.port !== port) {
+        forgetEntry(entry)
+        entry.host = host
+        entry.port = port
+        entry.failures = 0
+        entry.retryAt = 0
+      }
+      entry.lastWanted = Date.now()
+      let got: tls.TLSSocket | null = null
+      while (got === null && entry.ready.length > 0) {
+        const r = entry.ready.shift()!
+        clearTimeout(r.timer)
+        if (!r.socket.destroyed && !r.socket.readableEnded && r.socket.writable) got = r.socket
+        else r.socket.destroy()
+      }
+      if (got === null) entry.missed++
+      else entry.taken++
+      fill(peer, entry)
+      return got
+    },
+    status() {
+      const out = new Map<string, FastPeerStatus>()
+      for (const [peer, e] of entries)
+        out.set(peer, {
+          address: `${e.host}:${e.port}`,
+          ready: e.ready.length,
+          dialing: e.dialing,
+          taken: e.taken,
+          missed: e.missed,
+          failures: e.failures,
+          lastError: e.lastError,
+        })
+      return out
+    },
+    forget(peer) {
+      const entry = entries.get(peer)
+      if (entry === undefined) return
+      forgetEntry(entry)
+      entries.delete(peer)
+    },
+    close() {
+      closing.abort()
+      for (const entry of entries.values()) forgetEntry(entry)
+      entries.clear()
+    },
+  }
+}
