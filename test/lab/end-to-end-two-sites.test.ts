@@ -260,6 +260,27 @@ console.log(JSON.stringify({ answers, failed }))`
     expect(r).toMatchObject({ ok: true, bytes: 1024 ** 3 })
   })
 
+  it('a TCP flow to a peer a-2 dialled directly (cloud-1) goes on the fast channel: 256 MiB byte-identical', async () => {
+    type Fast = { flows: number; failures: number; ready: number; lastError: string | null }
+    const fastOf = async (): Promise<Fast | undefined> => {
+      const s = (await readAgentStatus(agentSocketPath(LAB, 'a-2'))) as {
+        peers: Array<{ node: string; path: string; fast?: Fast | null }>
+      }
+      return s.peers.find((p) => p.node === 'cloud-1')?.fast ?? undefined
+    }
+    // The earlier flows to api-0 wanted the channel: by now a-2 holds ready connections to cloud-1.
+    const before = await fastOf()
+    expect(before, 'a-2 never wanted a fast channel to cloud-1').toBeDefined()
+    const r = bulk('cli-a', 'integrity', `${POD['api-0']}:8080`, String(256 * 1024 ** 2))
+    const after = await fastOf()
+    console.log(
+      `256 MiB cli-a -> api-0 and back: ${JSON.stringify(r)}; a-2's fast channel to cloud-1 ${JSON.stringify(before)} -> ${JSON.stringify(after)}`,
+    )
+    expect(r).toMatchObject({ ok: true, bytes: 256 * 1024 ** 2 })
+    expect(after!.failures).toBe(0)
+    expect(after!.flows).toBeGreaterThan(before!.flows)
+  })
+
   it('200 concurrent cross-site flows all complete', () => {
     const r = bulk('cli-b', 'concurrent', `${POD['api-a']}:8080`, '200', '65536')
     console.log(`200 concurrent flows cli-b -> api-a: ${JSON.stringify(r)}`)

@@ -9,6 +9,7 @@ import { computeRouting, PEER_ID_ANNOTATION } from '@podlink/routing'
 import {
   createMesh,
   createMeshNode,
+  fastCredentials,
   loadOrCreateIdentityKey,
   loadSwarmKey,
   type Mesh,
@@ -23,6 +24,7 @@ import { LanVerdictFile } from './lan/lan-verdict-file.ts'
 import { handleWhoami, libp2pLanProbe } from './lan/libp2p-lan-probe.ts'
 import {
   directoryOptions,
+  FAST_PORT_ANNOTATION,
   internalIP,
   isRelayNode,
   MESH_PORT_ANNOTATION,
@@ -251,6 +253,8 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
       cluster.publishAnnotations({
         [PEER_ID_ANNOTATION]: node.peerId,
         [MESH_PORT_ANNOTATION]: String(config.mesh.listenPort),
+        // Published before the listener is up: a peer that dials it meanwhile fails, backs off and uses libp2p.
+        [FAST_PORT_ANNOTATION]: config.mesh.fastPath ? String(config.mesh.fastPort) : null,
       })
       // One probe round before any rule is installed (bounded by the probe deadline, about 2 s): rules built
       // on no verdict at all would capture this node's LAN peers' traffic (ARCHITECTURE decision 1). Verdicts
@@ -287,6 +291,13 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
         view: () => cluster.view(),
         table: () => table,
         onCaptured: (cls, protocol) => metrics.connectionCaptured(cls, protocol),
+        fast: config.mesh.fastPath
+          ? {
+              credentials: await fastCredentials(privateKey, psk.key),
+              port: config.mesh.fastPort,
+              onRefused: (r) => metrics.peerRefused(r.reason),
+            }
+          : null,
       })
       await dataflow.start()
       const meshNode = node
@@ -348,10 +359,24 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
     },
     status(): AgentStatus {
       const totals = dataflow?.peerTotals() ?? new Map<string, { flows: number; txBytes: number; rxBytes: number }>()
+      const fast = dataflow?.fastPeers() ?? new Map()
       const peers = (mesh?.peers() ?? []).map((p) => {
         const verdict = prober?.verdict(p.node)
         const t = totals.get(p.peerId) ?? totals.get(p.node)
-        const counted = t ? { ...p, flows: t.flows, txBytes: t.txBytes, rxBytes: t.rxBytes } : p
+        const f = fast.get(p.peerId)
+        const channel = f
+          ? {
+              fast: {
+                address: f.address,
+                ready: f.ready,
+                flows: f.taken,
+                missed: f.missed,
+                failures: f.failures,
+                lastError: f.lastError,
+              },
+            }
+          : {}
+        const counted = { ...p, ...channel, ...(t ? { flows: t.flows, txBytes: t.txBytes, rxBytes: t.rxBytes } : {}) }
         return p.lan && verdict?.lan && !p.reason ? { ...counted, reason: verdict.reason } : counted
       })
       return {

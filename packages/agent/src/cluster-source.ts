@@ -9,7 +9,7 @@ export interface ClusterSource {
   status(): ViewStatus
   onChange(listener: () => void): void
   /** Merge-patches `podlink.io/*` annotations on our own Node and keeps them right. */
-  publishAnnotations(annotations: Readonly<Record<string, string>>): void
+  publishAnnotations(annotations: Readonly<Record<string, string | null>>): void
   /** Records a Kubernetes Event on a Node (deduplicated by the implementation). */
   recordEvent(event: { node: string; type: 'Normal' | 'Warning'; reason: string; message: string }): void
 }

@@ -97,7 +97,7 @@ describe('podlink against a stand-in agent', () => {
     expect(r.err).toBe('')
     expect(r.code).toBe(1)
     const lines = r.out.trimEnd().split('\n')
-    expect(lines[0]).toMatch(/^NODE\s+LAN\s+PEER\s+PATH\s+ADDRESS\s+RTT\s+TX\s+RX\s+FLOWS\s+SINCE\s+REASON$/)
+    expect(lines[0]).toMatch(/^NODE\s+LAN\s+PEER\s+PATH\s+ADDRESS\s+RTT\s+TX\s+RX\s+FLOWS\s+FAST\s+SINCE\s+REASON$/)
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual([
       'edge-a2',
       'edge-b1',

@@ -149,6 +149,21 @@ export interface PeerStatus {
   readonly since: string | null
   /** Why the path is not better (for anything but `direct` and `lan`), or why the last upgrade failed. */
   readonly reason: string | null
+  /** The fast channel to this peer (TCP flows on their own TLS connections), once a flow wanted it; else absent. */
+  readonly fast?: FastChannelStatus | null
+}
+
+export interface FastChannelStatus {
+  /** host:port of the peer's fast listener. */
+  readonly address: string
+  /** Proven connections waiting for a flow. */
+  readonly ready: number
+  /** TCP flows that took a ready connection / found none and went over libp2p. */
+  readonly flows: number
+  readonly missed: number
+  /** Dials failed in a row (0 once one succeeds), and the last one's error. */
+  readonly failures: number
+  readonly lastError: string | null
 }
 
 export interface ViewStatus {

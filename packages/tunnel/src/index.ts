@@ -1,3 +1,22 @@
+export {
+  dialFast,
+  FAST_ALPN,
+  type FastCredentials,
+  type FastDialOptions,
+  type FastServer,
+  type FastServerOptions,
+  fastCredentials,
+  startFastServer,
+} from './fast/fast-channel.ts'
+export {
+  createFastPool,
+  type FastDial,
+  type FastPeerStatus,
+  type FastPool,
+  type FastPoolOptions,
+} from './fast/fast-pool.ts'
+export { openFastFlow } from './fast/open-fast-flow.ts'
+export { fixedDecoder, readSocketPrefix } from './fast/read-socket-prefix.ts'
 export { checkExit, type ExitDestination, type ExitPolicy, endpointKey } from './flow/check-exit.ts'
 export {
   createDatagramDecoder,
@@ -67,18 +86,5 @@ export { createPeerTable, type PeerTable, type PeerTableComponents } from './nod
 export { pskProof } from './node/psk-proof.ts'
 export { generateSwarmKey, loadSwarmKey, parseSwarmKey, type SwarmKey, writeSwarmKey } from './node/swarm-key.ts'
 export { type PunchConnectOptions, punchConnect } from './punch/punch-connect.ts'
-export { type UpgradePunchedOptions, upgradePunchedSocket } from './punch/upgrade-punched-socket.ts'
-export {
-  dialFast,
-  FAST_ALPN,
-  type FastCredentials,
-  type FastDialOptions,
-  type FastServer,
-  type FastServerOptions,
-  fastCredentials,
-  startFastServer,
-} from './fast/fast-channel.ts'
-export { createFastPool, type FastDial, type FastPeerStatus, type FastPool, type FastPoolOptions } from './fast/fast-pool.ts'
-export { openFastFlow } from './fast/open-fast-flow.ts'
-export { fixedDecoder, readSocketPrefix } from './fast/read-socket-prefix.ts'
 export { rstClose } from './punch/reuse-socket.ts'
+export { type UpgradePunchedOptions, upgradePunchedSocket } from './punch/upgrade-punched-socket.ts'

@@ -11,6 +11,8 @@ export interface AgentConfig {
   }
   readonly mesh: {
     readonly listenPort: number
+    readonly fastPath: boolean
+    readonly fastPort: number
     readonly pskFile: string
     readonly pskMode: 'proof' | 'pnet'
     readonly encrypter: 'tls' | 'noise'

@@ -95,6 +95,22 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = [
     doc: 'TCP port of the libp2p listener, also the source port of hole punches.',
   },
   {
+    path: 'mesh.fastPath',
+    type: { kind: 'bool' },
+    default: true,
+    flag: '--fast-path',
+    env: 'PODLINK_FAST_PATH',
+    doc: 'Carry TCP flows to directly dialable peers on their own TLS connections (the fast channel) instead of libp2p streams.',
+  },
+  {
+    path: 'mesh.fastPort',
+    type: port,
+    default: 4004,
+    flag: '--fast-port',
+    env: 'PODLINK_FAST_PORT',
+    doc: 'TCP port of the fast-channel listener (published on the Node as podlink.io/fast-port). Not mesh.listenPort + 1 or + 2: public nodes listen there for NAT observation.',
+  },
+  {
     path: 'mesh.pskFile',
     type: str(),
     default: '/etc/podlink/psk/swarm.key',

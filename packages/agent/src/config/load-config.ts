@@ -197,6 +197,14 @@ function crossCheck(c: AgentConfig, problems: string[]): void {
   if (tcpPort === udpPort && tcpPort === c.mesh.listenPort)
     problems.push('dataplane.tcpPort: must differ from mesh.listenPort')
   if (c.mesh.listenPort === tcpPort) problems.push(`dataplane.tcpPort: ${tcpPort} is also mesh.listenPort`)
+  const observePorts = [c.mesh.listenPort + 1, c.mesh.listenPort + 2]
+  if (
+    c.mesh.fastPath &&
+    [c.mesh.listenPort, ...observePorts, tcpPort, udpPort, c.metrics.port].includes(c.mesh.fastPort)
+  )
+    problems.push(
+      `mesh.fastPort: ${c.mesh.fastPort} is already used by another listener (mesh.listenPort, the NAT observe ports ${observePorts.join(' and ')}, capture or metrics)`,
+    )
   if (c.metrics.port === tcpPort || c.metrics.port === c.mesh.listenPort)
     problems.push(`metrics.port: ${c.metrics.port} is already used by another listener`)
 }

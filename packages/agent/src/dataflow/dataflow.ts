@@ -3,6 +3,7 @@
  * mesh (or a direct, marked connection for local and same-LAN endpoints); and the exit side, which
  * admits flows only to this node's pods and the Service endpoints it serves.
  */
+import type net from 'node:net'
 import type { Connection, Stream } from '@libp2p/interface'
 import type { ClusterView, FlowStatus, Logger, RoutingTable } from '@podlink/core'
 import {
@@ -28,19 +29,29 @@ import {
 } from '@podlink/proxy'
 import {
   createDatagramDecoder,
+  createFastPool,
   createFlowHandler,
+  dialFast,
   encodeDatagram,
   endpointKey,
+  type FastCredentials,
+  type FastPeerStatus,
+  type FastPool,
+  type FastServer,
   FLOW_PROTOCOL,
   FlowProtocolError,
+  isRelayed,
   type Mesh,
   type MeshNode,
+  openFastFlow,
   openFlow,
   readFlowResponse,
+  rstClose,
+  startFastServer,
 } from '@podlink/tunnel'
 import type { AgentConfig } from '../config/agent-config.ts'
 import { rateLimited } from '../log.ts'
-import { internalIP, peerIndex } from '../mesh/peer-directory.ts'
+import { fastPortOf, internalIP, peerIndex } from '../mesh/peer-directory.ts'
 import { resolveTarget, serviceIndex } from './resolve-target.ts'
 
 /**
@@ -70,6 +81,13 @@ export interface DataflowDeps {
   table(): RoutingTable
   /** Told about every captured connection or new UDP flow's first datagram, by class. */
   onCaptured?(cls: 'pod' | 'service', protocol: 'tcp' | 'udp'): void
+  /** The fast channel (TCP flows on their own TLS connections to directly dialled peers); null = libp2p only. */
+  readonly fast?: {
+    readonly credentials: FastCredentials
+    readonly port: number
+    /** Told of peers shut out of the fast listener (counted with the mesh's refusals). */
+    onRefused?(refusal: { reason: 'wrong-psk' } | { reason: 'not-a-member'; peer: string }): void
+  } | null
 }
 
 export interface Dataflow {
@@ -80,6 +98,10 @@ export interface Dataflow {
   peerTotals(): Map<string, { flows: number; txBytes: number; rxBytes: number }>
   /** Exit refusals by reason since start (the flow handler's counters). */
   refusals(): Readonly<Record<string, number>>
+  /** The fast channel per peer in use (ready sockets, flows that took one or found none, dial failures). */
+  fastPeers(): Map<string, FastPeerStatus>
+  /** Flows sent on the fast channel and on libp2p streams since start (TCP only; UDP always uses libp2p). */
+  fastCounts(): { fast: number; libp2p: number }
   /** Call after every routing change: refreshes the lookup indexes. */
   refresh(): void
 }
@@ -103,8 +125,39 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
   const udp: UdpCapture[] = []
   let udpProxy: UdpProxy | null = null
 
+  const fast = deps.fast ?? null
+  let fastServer: FastServer | null = null
+  const fastPool: FastPool | null =
+    fast === null
+      ? null
+      : createFastPool((peer, host, port, signal) =>
+          dialFast({ host, port, peer, credentials: fast.credentials, signal }),
+        )
+  const counts = { fast: 0, libp2p: 0 }
+
+  /**
+   * Where the peer's fast listener is, when this flow may use it: a TCP flow, a peer reached over a direct
+   * connection we dialled ourselves (so its address is dialable from here; a punched or inbound one is not, as far
+   * as we know), and a Node that publishes a fast port.
+   */
+  const fastTarget = (peer: string, conn: Connection, protocol: string): { host: string; port: number } | null => {
+    if (fastPool === null || protocol !== 'tcp' || isRelayed(conn) || conn.direction !== 'outbound') return null
+    if (pathOf(peer) !== 'direct') return null
+    const port = fastPortOf(deps.view().nodes.get(nodeOfPeer(peer)))
+    const host = conn.remoteAddr.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value
+    return port === null || host === undefined ? null : { host, port }
+  }
+
   const openFlowStream: OpenFlowStream = async (peer, request, { signal }) => {
     const conn: Connection = await mesh.connectionFor(peer, signal)
+    const target = fastTarget(peer, conn, request.protocol)
+    const socket = target === null ? null : fastPool!.take(peer, target.host, target.port)
+    if (socket !== null) {
+      counts.fast++
+      const answer = openFastFlow(socket, request, { signal })
+      return { stream: socketFlowStream(socket, { reset: rstClose }), answer }
+    }
+    if (request.protocol === 'tcp') counts.libp2p++
     flowOpened(
       'debug',
       { peer, conn: conn.id, addr: conn.remoteAddr.toString(), limited: conn.limits != null },
@@ -146,7 +199,30 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
         )
     },
   })
-  const handler = createFlowHandler({ policy: exitPolicy, maxFlowsPerPeer: MAX_FLOWS_PER_PEER }, { exit })
+  const socketExit = createFlowExit<net.Socket>({
+    adapt: (s) => socketFlowStream(s, { reset: rstClose }),
+    connectPod: (ip, port) => createMarkedTcpConnection({ host: ip, port, mark }),
+    refusal: (reason, message, cause) => new FlowProtocolError(reason, message, { cause }),
+    registry,
+    timers: systemTimers,
+    onFlowEnd: (flow, r) => {
+      if (r.error)
+        flowError(
+          'info',
+          {
+            side: 'exit',
+            channel: 'fast',
+            peer: nodeOfPeer(flow.peer),
+            dst: endpointId(flow.header.dst),
+            podToPeer: r.aToB,
+            peerToPod: r.bToA,
+            err: r.error.message,
+          },
+          'flow ended with an error',
+        )
+    },
+  })
+  const handler = createFlowHandler({ policy: exitPolicy, maxFlowsPerPeer: MAX_FLOWS_PER_PEER }, { exit, socketExit })
 
   /** What a peer may reach through us: our pods and the endpoints we serve; never our own addresses. */
   function exitPolicy() {
@@ -174,6 +250,18 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
         (stream, connection) => handler.handle(stream, connection),
         FLOW_STREAM_LIMITS,
       )
+      if (fast !== null) {
+        fastServer = await startFastServer(
+          {
+            port: fast.port,
+            credentials: fast.credentials,
+            isMember: (peer) => node.isMember(peer),
+            onRefused: (r) => fast.onRefused?.(r),
+          },
+          (socket, peer) => void handler.handleSocket(socket, peer),
+        )
+        log.info({ port: fastServer.port }, 'fast channel listening')
+      }
       if (!config.dataplane.enabled) return
       tcp = await createTcpCapture({ port: config.dataplane.tcpPort }, (c) => {
         const target = resolveTarget(deps.table(), services, 'tcp', c.originalDst.address, c.originalDst.port)
@@ -252,14 +340,22 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
     async stop() {
       await tcp?.close()
       await Promise.all(udp.map((u) => u.close()))
+      fastPool?.close()
+      await fastServer?.close()
       await node.libp2p.unhandle(FLOW_PROTOCOL)
     },
     flows: () => registry.list(),
     peerTotals: () => registry.peers(),
     refusals: () => handler.refusals(),
+    fastPeers: () => fastPool?.status() ?? new Map(),
+    fastCounts: () => ({ ...counts }),
     refresh() {
       peers = peerIndex(deps.view())
       services = serviceIndex(deps.table())
+      if (fastPool !== null) {
+        const known = new Set(peers.values())
+        for (const peer of fastPool.status().keys()) if (!known.has(peer)) fastPool.forget(peer)
+      }
     },
   }
 }

@@ -8,6 +8,8 @@ import { PEER_ID_ANNOTATION, peerIdShapeError } from '@podlink/routing'
 import { createIpRangeSet, type IpRangeSet, isPublicAddress, type MeshPeer, type RelayInfo } from '@podlink/tunnel'
 
 export const MESH_PORT_ANNOTATION = 'podlink.io/mesh-port'
+/** The port of the node's fast-channel listener; absent (an older agent, or the fast path off) means none. */
+export const FAST_PORT_ANNOTATION = 'podlink.io/fast-port'
 export const RELAY_LABEL = 'podlink.io/relay'
 
 export interface DirectoryOptions {
@@ -28,6 +30,12 @@ export function peerIdOf(node: NodeInfo | undefined): string | null {
 export function meshPortOf(node: NodeInfo, fallback: number): number {
   const port = Number(node.annotations[MESH_PORT_ANNOTATION])
   return Number.isInteger(port) && port > 0 && port < 65536 ? port : fallback
+}
+
+/** The node's fast-channel port, or null when it publishes none. */
+export function fastPortOf(node: NodeInfo | undefined): number | null {
+  const port = Number(node?.annotations[FAST_PORT_ANNOTATION])
+  return Number.isInteger(port) && port > 0 && port < 65536 ? port : null
 }
 
 export function internalIP(node: NodeInfo | undefined): string | null {

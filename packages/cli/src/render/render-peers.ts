@@ -11,8 +11,18 @@ export function sortPeers(peers: readonly PeerStatus[]): PeerStatus[] {
 }
 
 /**
+ * The fast channel in a word: `-` never wanted (UDP, LAN, relayed or punched peers use libp2p streams), `on` while
+ * dials succeed (with the ready connections), `failing` while they do not (the reason goes to REASON).
+ */
+export function formatFast(p: PeerStatus): string {
+  if (!p.fast) return '-'
+  if (p.fast.failures > 0) return 'failing'
+  return `on (${p.fast.ready} ready)`
+}
+
+/**
  * `podlink peers`: one row per peer. REASON is shown for every path but `direct` (and for `direct` when
- * the agent recorded why an upgrade failed), so "why is this relayed?" is answered on the same line.
+ * the agent recorded why an upgrade failed, or the fast channel fails), so "why is this relayed?" is answered on the same line.
  */
 export function renderPeers(s: AgentStatus, now: Date, paint: Paint): string {
   if (s.peers.length === 0) return `no peers known to ${s.node} yet`
@@ -26,6 +36,7 @@ export function renderPeers(s: AgentStatus, now: Date, paint: Paint): string {
     { header: 'TX', right: true },
     { header: 'RX', right: true },
     { header: 'FLOWS', right: true },
+    { header: 'FAST' },
     { header: 'SINCE', right: true },
     { header: 'REASON' },
   ]
@@ -39,9 +50,15 @@ export function renderPeers(s: AgentStatus, now: Date, paint: Paint): string {
     formatBytes(p.txBytes),
     formatBytes(p.rxBytes),
     String(p.flows),
+    formatFast(p),
     formatAge(p.since, now),
     {
-      text: p.path === 'direct' && p.reason === null ? '' : (p.reason ?? '-'),
+      text:
+        p.path === 'direct' && p.reason === null
+          ? p.fast?.failures
+            ? `fast channel: ${p.fast.lastError ?? 'dial failed'}`
+            : ''
+          : (p.reason ?? '-'),
       style: p.path === 'none' ? ('red' as const) : ('dim' as const),
     },
   ])

@@ -26,9 +26,24 @@ describe('renderPeers', () => {
       'TX',
       'RX',
       'FLOWS',
+      'FAST',
       'SINCE',
       'REASON',
     ])
+  })
+  it('shows the fast channel: on with its ready connections, or failing with the dial error as the reason', () => {
+    const b1 = s.peers.find((p) => p.node === 'edge-b1')!
+    const fast = { address: '203.0.113.10:4004', ready: 2, flows: 5, missed: 1, failures: 0, lastError: null }
+    const on = renderPeers({ ...s, peers: [{ ...b1, fast }] }, FIXTURE_NOW, noColour)
+    expect(row(on, 'edge-b1')).toContain('on (2 ready)')
+    const failing = renderPeers(
+      { ...s, peers: [{ ...b1, fast: { ...fast, ready: 0, failures: 3, lastError: 'connect ECONNREFUSED' } }] },
+      FIXTURE_NOW,
+      noColour,
+    )
+    expect(row(failing, 'edge-b1')).toContain('failing')
+    expect(row(failing, 'edge-b1')).toContain('fast channel: connect ECONNREFUSED')
+    expect(row(out, 'edge-b1')).not.toContain('fast channel')
   })
   it.each([
     ['edge-a2', ['yes', 'A2bbbb…bbb2', 'lan', '192.168.1.12:4001', '0.4ms'], 'same LAN'],

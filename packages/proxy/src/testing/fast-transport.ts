@@ -57,7 +57,10 @@ export function fastTransport(): (timers: ManualTimers) => Transport {
         const open: OpenFlowStream = async (_peer, request, { signal }) => {
           const socket = await dialFast({ host: '127.0.0.1', port, peer: b.peerId, credentials: a, signal })
           sockets.push(socket)
-          return { stream: socketFlowStream(socket, { reset: rstClose }), answer: openFastFlow(socket, request, { signal }) }
+          return {
+            stream: socketFlowStream(socket, { reset: rstClose }),
+            answer: openFastFlow(socket, request, { signal }),
+          }
         }
         return open
       },

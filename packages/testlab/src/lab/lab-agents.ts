@@ -105,7 +105,8 @@ export async function waitAgentReady(t: Topology, node: string, timeoutMs: numbe
 
 export function readAgentStatus(socketPath: string): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: '/status', timeout: 2000 }, (res) => {
+    // agent: false: a kept-alive socket from a read minutes ago is closed by the server by now (EPIPE on reuse).
+    const req = request({ socketPath, path: '/status', timeout: 2000, agent: false }, (res) => {
       let body = ''
       res.setEncoding('utf8').on('data', (d: string) => {
         body += d

@@ -38,7 +38,7 @@ export async function fastCredentials(privateKey: PrivateKey, psk: Uint8Array | 
 }
 
 function proof(socket: tls.TLSSocket, psk: Uint8Array, role: 'client' | 'server'): Buffer {
-  const secret = socket.exportKeyingMaterial(32, EXPORTER_LABEL)
+  const secret = socket.exportKeyingMaterial(32, EXPORTER_LABEL, Buffer.alloc(0))
   return createHmac('sha256', psk).update(role).update(secret).digest()
 }
 

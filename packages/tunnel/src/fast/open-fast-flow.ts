@@ -10,7 +10,11 @@ import { readSocketPrefix } from './read-socket-prefix.ts'
  * which is left paused for the splice. Rejects with FlowProtocolError (`bad-header` when the socket ended first,
  * `connect-timeout` when the signal fired first).
  */
-export function openFastFlow(socket: net.Socket, header: FlowHeader, options: { signal: AbortSignal }): Promise<FlowResult> {
+export function openFastFlow(
+  socket: net.Socket,
+  header: FlowHeader,
+  options: { signal: AbortSignal },
+): Promise<FlowResult> {
   socket.write(encodeFlowHeader(header))
   return readSocketPrefix(socket, createFlowResponseDecoder(), 'connect-timeout', options)
 }

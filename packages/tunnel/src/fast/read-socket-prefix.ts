@@ -49,9 +49,14 @@ export function readSocketPrefix<T>(
       for (let i = decoder.remainder.length - 1; i >= 0; i--) socket.unshift(decoder.remainder[i]!)
       resolve(value)
     }
-    const onEnd = (): void => fail(new FlowProtocolError('bad-header', 'Cannot read the prefix as the socket ended first'))
+    const onEnd = (): void =>
+      fail(new FlowProtocolError('bad-header', 'Cannot read the prefix as the socket ended first'))
     const onError = (err: Error): void =>
-      fail(new FlowProtocolError('bad-header', `Cannot read the prefix as the socket failed: ${err.message}`, { cause: err }))
+      fail(
+        new FlowProtocolError('bad-header', `Cannot read the prefix as the socket failed: ${err.message}`, {
+          cause: err,
+        }),
+      )
     const onAbortEvent = (): void =>
       fail(new FlowProtocolError(onAbort, `Cannot read the prefix as it did not arrive in time (${onAbort})`))
     if (signal?.aborted === true) {
