@@ -199,6 +199,7 @@ export function buildManifests(values: DeployValues, namespace = NAMESPACE): Man
                 env,
                 ports: [
                   { name: 'mesh', containerPort: ref('mesh.listenPort'), protocol: 'TCP' },
+                  { name: 'fast', containerPort: ref('mesh.fastPort'), protocol: 'TCP' },
                   { name: 'metrics', containerPort: ref('metrics.port'), protocol: 'TCP' },
                 ],
                 startupProbe: probe('/healthz', 2, 60),

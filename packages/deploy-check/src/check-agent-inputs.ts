@@ -98,5 +98,7 @@ function checkMounts(at: string, c: AgentConfig, agent: Container, volumes: Volu
   const port = (name: string) => agent.ports?.find((p) => p.name === name)?.containerPort
   if (port('metrics') !== c.metrics.port) problems.push(`${at}: port metrics is not metrics.port ${c.metrics.port}`)
   if (port('mesh') !== c.mesh.listenPort) problems.push(`${at}: port mesh is not mesh.listenPort ${c.mesh.listenPort}`)
+  if (c.mesh.fastPath && port('fast') !== c.mesh.fastPort)
+    problems.push(`${at}: port fast is not mesh.fastPort ${c.mesh.fastPort}`)
   return problems
 }

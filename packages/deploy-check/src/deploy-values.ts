@@ -15,7 +15,12 @@ export interface DeployValues {
   readonly image: { readonly repository: string; readonly tag: string; readonly pullPolicy: string }
   readonly logLevel: string
   readonly metrics: { readonly port: number }
-  readonly mesh: { readonly listenPort: number; readonly relay: string; readonly publicRanges: string }
+  readonly mesh: {
+    readonly listenPort: number
+    readonly fastPort: number
+    readonly relay: string
+    readonly publicRanges: string
+  }
   readonly kube: { readonly mode: string; readonly kubeProxy: boolean; readonly metaServerUrl: string }
   readonly kubeEdge: { readonly enabled: boolean; readonly kubeProxy: boolean }
   readonly psk: { readonly secretName: string; readonly create: boolean; readonly key: string }
@@ -36,7 +41,7 @@ export const DEFAULT_VALUES: DeployValues = {
   image: { repository: IMAGE_REPOSITORY, tag: '0.1.0', pullPolicy: 'IfNotPresent' },
   logLevel: 'info',
   metrics: { port: 9464 },
-  mesh: { listenPort: 4001, relay: 'auto', publicRanges: '' },
+  mesh: { listenPort: 4001, fastPort: 4004, relay: 'auto', publicRanges: '' },
   kube: { mode: 'in-cluster', kubeProxy: true, metaServerUrl: 'http://127.0.0.1:10550' },
   kubeEdge: { enabled: false, kubeProxy: false },
   psk: { secretName: 'podlink-psk', create: false, key: '' },
@@ -66,6 +71,9 @@ export const VALUES_DOC: Readonly<Record<string, string>> = {
   'metrics.port': 'metrics.port of the agent; also the probes port.',
   mesh: 'The libp2p mesh.',
   'mesh.listenPort': 'mesh.listenPort: TCP port on every node; open it between sites (public nodes at least).',
+  'mesh.fastPort':
+    'mesh.fastPort: TCP port of the fast channel (TLS per flow to peers dialled directly); open it where\n' +
+    'mesh.listenPort is open. Not listenPort + 1 or + 2 (NAT observation on public nodes).',
   'mesh.relay':
     'mesh.relay: auto runs a relay on Nodes labelled podlink.io/relay=true. Label public nodes with\n' +
     '`kubectl label node NAME podlink.io/relay=true`; a DaemonSet cannot choose them for you.',
@@ -103,6 +111,7 @@ export const CONFIG_FROM_VALUES: Readonly<Record<string, string>> = {
   'log.level': 'logLevel',
   'metrics.port': 'metrics.port',
   'mesh.listenPort': 'mesh.listenPort',
+  'mesh.fastPort': 'mesh.fastPort',
   'mesh.relay': 'mesh.relay',
   'mesh.publicRanges': 'mesh.publicRanges',
   'kube.mode': 'kube.mode',

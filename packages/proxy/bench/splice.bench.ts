@@ -1,11 +1,13 @@
 /**
  * Throughput of one TCP flow through the proxy (capture socket -> proxyTcp -> transport -> flow exit -> pod socket,
  * all on loopback in this process), byte-identical checked by sha256 at both ends, and request/response latency
- * (1 KiB each way) over the same path. Transports: the in-memory stream pair and real libp2p (TCP + TLS + yamux).
+ * (1 KiB each way) over the same path. Transports: the in-memory stream pair, real libp2p (TCP + TLS + yamux) and the
+ * fast channel (one TLS 1.3 socket per flow).
  * Run: node packages/proxy/bench/splice.bench.ts   (BENCH_BYTES=<n> to change the 1 GiB default)
  */
 import { createHash, randomBytes } from 'node:crypto'
 import net from 'node:net'
+import { fastTransport } from '../src/testing/fast-transport.ts'
 import { libp2pTransport } from '../src/testing/libp2p-transport.ts'
 import type { ManualTimers } from '../src/testing/manual-timers.ts'
 import { createLab, memoryTransport, POD, type Transport } from '../src/testing/tcp-harness.ts'
@@ -97,6 +99,7 @@ const row = (path: string, t: { mbps: number; identical: boolean }, l: { p50: nu
 const transports: Array<[string, (timers: ManualTimers) => Transport]> = [
   ['proxy over in-memory streams', memoryTransport()],
   ['proxy over libp2p (tls+yamux)', libp2pTransport()],
+  ['proxy over the fast channel (TLS socket per flow)', fastTransport()],
 ]
 for (const [name, transport] of transports) {
   const lab = await createLab(transport)
