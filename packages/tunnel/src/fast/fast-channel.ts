@@ -151,8 +151,12 @@ export async function startFastServer(
     try {
       await exchangeProofs(socket, options.credentials.psk, 'server', signal)
     } catch (err) {
-      if (err instanceof PodlinkError && err.code === 'PSK_MISMATCH') options.onRefused?.({ reason: 'wrong-psk' })
-      socket.destroy()
+      if (err instanceof PodlinkError && err.code === 'PSK_MISMATCH') {
+        options.onRefused?.({ reason: 'wrong-psk' })
+        // end, not destroy: our proof is still on its way, and it is what tells the dialler its key is wrong.
+        socket.end()
+        setTimeout(() => socket.destroy(), 1000).unref()
+      } else socket.destroy()
       return
     }
     onSocket(socket, peer)

@@ -1,0 +1,269 @@
+import net from 'node:net'
+import tls from 'node:tls'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createFlowHandler } from '../flow/flow-handler.ts'
+import { encodeFlowHeader } from '../flow/flow-header.ts'
+import type { PeerRefusal } from '../node/create-tunnel-node.ts'
+import { dialFast, type FastCredentials, type FastServer, fastCredentials, startFastServer } from './fast-channel.ts'
+import { createFastPool } from './fast-pool.ts'
+
+const PSK = new Uint8Array(32).fill(1)
+const OTHER_PSK = new Uint8Array(32).fill(2)
+
+const creds = async (psk: Uint8Array | null = PSK): Promise<FastCredentials> =>
+  fastCredentials(await generateKeyPair('Ed25519'), psk)
+
+const servers: FastServer[] = []
+const sockets: net.Socket[] = []
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy()
+  await Promise.all(servers.splice(0).map((s) => s.close()))
+})
+
+interface Served {
+  readonly server: FastServer
+  readonly admitted: Array<{ socket: tls.TLSSocket; peer: string }>
+  readonly refused: PeerRefusal[]
+}
+
+async function serve(server: FastCredentials, members: readonly string[]): Promise<Served> {
+  const admitted: Served['admitted'] = []
+  const refused: PeerRefusal[] = []
+  const s = await startFastServer(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      credentials: server,
+      isMember: (p) => members.includes(p),
+      onRefused: (r) => refused.push(r),
+      handshakeTimeoutMs: 1000,
+    },
+    (socket, peer) => {
+      sockets.push(socket)
+      admitted.push({ socket, peer })
+    },
+  )
+  servers.push(s)
+  return { server: s, admitted, refused }
+}
+
+const until = async (check: () => boolean, ms = 3000): Promise<void> => {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+describe('fast channel', () => {
+  it('admits a member holding the PSK: both ends learn who the other is, and bytes flow both ways', async () => {
+    const [a, b] = [await creds(), await creds()]
+    const { server, admitted, refused } = await serve(b, [a.peerId])
+    const socket = await dialFast({
+      host: '127.0.0.1',
+      port: server.port,
+      peer: b.peerId,
+      credentials: a,
+      signal: AbortSignal.timeout(3000),
+    })
+    sockets.push(socket)
+    await until(() => admitted.length === 1)
+    expect(admitted[0]!.peer).toBe(a.peerId)
+    expect(refused).toEqual([])
+    expect(socket.getCipher().name).toBe('TLS_AES_128_GCM_SHA256')
+    const got = new Promise<string>((r) => admitted[0]!.socket.once('data', (d) => r(String(d))))
+    admitted[0]!.socket.resume()
+    socket.write('hello')
+    expect(await got).toBe('hello')
+    expect(server.sockets().get(a.peerId)).toBe(1)
+  })
+
+  it('refuses a listener that is not the peer the dialler meant', async () => {
+    const [a, b, c] = [await creds(), await creds(), await creds()]
+    const { server } = await serve(b, [a.peerId])
+    await expect(
+      dialFast({
+        host: '127.0.0.1',
+        port: server.port,
+        peer: c.peerId,
+        credentials: a,
+        signal: AbortSignal.timeout(3000),
+      }),
+    ).rejects.toThrow()
+  })
+
+  it('shuts out a peer on no Node, and counts it as not-a-member', async () => {
+    const [a, b, stranger] = [await creds(), await creds(), await creds()]
+    const { server, admitted, refused } = await serve(b, [a.peerId])
+    await expect(
+      dialFast({
+        host: '127.0.0.1',
+        port: server.port,
+        peer: b.peerId,
+        credentials: stranger,
+        signal: AbortSignal.timeout(3000),
+      }),
+    ).rejects.toThrow()
+    expect(admitted).toEqual([])
+    expect(refused).toEqual([{ reason: 'not-a-member', peer: stranger.peerId }])
+  })
+
+  it('shuts out a member with the wrong PSK on both ends, and counts it as wrong-psk', async () => {
+    const [a, b] = [await creds(OTHER_PSK), await creds()]
+    const { server, admitted, refused } = await serve(b, [a.peerId])
+    await expect(
+      dialFast({
+        host: '127.0.0.1',
+        port: server.port,
+        peer: b.peerId,
+        credentials: a,
+        signal: AbortSignal.timeout(3000),
+      }),
+    ).rejects.toMatchObject({ code: 'PSK_MISMATCH' })
+    await until(() => refused.length === 1)
+    expect(refused).toEqual([{ reason: 'wrong-psk' }])
+    expect(admitted).toEqual([])
+  })
+
+  it('drops a TLS client without a certificate and a client that speaks no TLS, and goes on serving', async () => {
+    const [a, b] = [await creds(), await creds()]
+    const { server, admitted } = await serve(b, [a.peerId])
+    const anonymous = tls.connect({ host: '127.0.0.1', port: server.port, rejectUnauthorized: false })
+    anonymous.on('error', () => {})
+    await new Promise((r) => anonymous.once('close', r))
+    const garbage = net.connect({ host: '127.0.0.1', port: server.port })
+    garbage.on('error', () => {})
+    garbage.write(Buffer.alloc(4096, 0x41))
+    await new Promise((r) => garbage.once('close', r))
+    const ok = await dialFast({
+      host: '127.0.0.1',
+      port: server.port,
+      peer: b.peerId,
+      credentials: a,
+      signal: AbortSignal.timeout(3000),
+    })
+    sockets.push(ok)
+    await until(() => admitted.length === 1)
+  })
+
+  it('gives up a dial when its signal fires (a listener that never answers)', async () => {
+    const a = await creds()
+    const silent = net.createServer(() => {})
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r))
+    const t0 = Date.now()
+    await expect(
+      dialFast({
+        host: '127.0.0.1',
+        port: (silent.address() as net.AddressInfo).port,
+        peer: a.peerId,
+        credentials: a,
+        signal: AbortSignal.timeout(300),
+      }),
+    ).rejects.toThrow()
+    expect(Date.now() - t0).toBeLessThan(2000)
+    silent.close()
+  })
+})
+
+describe('flow handler on fast sockets', () => {
+  it('closes a ready socket the sender gave up unused without counting a refusal; garbage is bad-header', async () => {
+    const [a, b] = [await creds(), await creds()]
+    const handler = createFlowHandler(
+      { policy: () => ({ ownPodCIDRs: ['10.244.3.0/24'], servedEndpoints: new Set(), forbidden: [] }) },
+      {
+        exit: { connect: () => Promise.reject(new Error('unused')) },
+        socketExit: { connect: () => Promise.reject(new Error('unreachable pod')) },
+      },
+    )
+    const handled: Array<Promise<void>> = []
+    const s = await startFastServer(
+      { host: '127.0.0.1', port: 0, credentials: b, isMember: (p) => p === a.peerId },
+      (socket, peer) => handled.push(handler.handleSocket(socket, peer)),
+    )
+    servers.push(s)
+    const dial = () =>
+      dialFast({ host: '127.0.0.1', port: s.port, peer: b.peerId, credentials: a, signal: AbortSignal.timeout(3000) })
+    const unused = await dial()
+    await until(() => handled.length === 1)
+    unused.end()
+    await handled[0]
+    expect(Object.values(handler.refusals()).reduce((x, y) => x + y, 0)).toBe(0)
+
+    const bad = await dial()
+    await until(() => handled.length === 2)
+    const answer = new Promise<Buffer>((r) => bad.once('data', r))
+    bad.resume()
+    bad.write(Buffer.from([0xff, 0xff, 0xff, 0xff]))
+    expect([...(await answer)]).toEqual([1, 7]) // version 1, code 7 = bad-header
+    await handled[1]
+    expect(handler.refusals()['bad-header']).toBe(1)
+
+    const refusedPod = await dial()
+    await until(() => handled.length === 3)
+    const answer2 = new Promise<Buffer>((r) => refusedPod.once('data', r))
+    refusedPod.resume()
+    refusedPod.write(
+      encodeFlowHeader({
+        protocol: 'tcp',
+        dst: { ip: '10.244.9.9', port: 80 },
+        src: null,
+        service: false,
+        serviceKey: '',
+      }),
+    )
+    expect([...(await answer2)]).toEqual([1, 1]) // not-my-pod: the exit's policy holds on this channel too
+    expect(handler.refusals()['not-my-pod']).toBe(1)
+    expect(handler.flowsOf(a.peerId)).toBe(0)
+  })
+})
+
+describe('fast pool', () => {
+  it('warms on the first want, hands out ready sockets, refills, and counts takes and misses', async () => {
+    const [a, b] = [await creds(), await creds()]
+    const { server, admitted } = await serve(b, [a.peerId])
+    const pool = createFastPool((peer, host, port, signal) => dialFast({ host, port, peer, credentials: a, signal }), {
+      size: 2,
+    })
+    try {
+      expect(pool.take(b.peerId, '127.0.0.1', server.port)).toBeNull()
+      await until(() => pool.status().get(b.peerId)?.ready === 2)
+      const s1 = pool.take(b.peerId, '127.0.0.1', server.port)
+      expect(s1).not.toBeNull()
+      sockets.push(s1!)
+      await until(() => pool.status().get(b.peerId)?.ready === 2)
+      expect(pool.status().get(b.peerId)).toMatchObject({ taken: 1, missed: 1, failures: 0, lastError: null })
+      expect(admitted.length).toBe(3)
+      pool.forget(b.peerId)
+      expect(pool.status().has(b.peerId)).toBe(false)
+      await until(() => server.sockets().get(a.peerId) === 1) // the two ready ones closed; the taken one lives
+    } finally {
+      pool.close()
+    }
+  })
+
+  it('backs off a peer whose listener refuses, and says why', async () => {
+    const a = await creds()
+    const closed = net.createServer()
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
+    const port = (closed.address() as net.AddressInfo).port
+    await new Promise((r) => closed.close(r))
+    let dials = 0
+    const pool = createFastPool(
+      (peer, host, p, signal) => {
+        dials++
+        return dialFast({ host, port: p, peer, credentials: a, signal })
+      },
+      { size: 2, retryMinMs: 60_000 },
+    )
+    try {
+      expect(pool.take(a.peerId, '127.0.0.1', port)).toBeNull()
+      await until(() => pool.status().get(a.peerId)?.failures === 2)
+      expect(pool.status().get(a.peerId)?.lastError).toMatch(/ECONNREFUSED/)
+      for (let i = 0; i < 5; i++) expect(pool.take(a.peerId, '127.0.0.1', port)).toBeNull()
+      expect(dials).toBe(2) // backing off: no new dial per flow
+    } finally {
+      pool.close()
+    }
+  })
+})
