@@ -90,7 +90,7 @@ describe('fast channel', () => {
         credentials: a,
         signal: AbortSignal.timeout(3000),
       }),
-    ).rejects.toThrow()
+    ).rejects.toMatchObject({ code: 'FAST_WRONG_PEER' })
   })
 
   it('shuts out a peer on no Node, and counts it as not-a-member', async () => {
