@@ -267,3 +267,36 @@ describe('fast pool', () => {
     }
   })
 })
+
+describe('fast pool rate limit', () => {
+  it('dials a peer at most maxDialsPerSecond times a second, however many flows take from it', async () => {
+    const [a, b] = [await creds(), await creds()]
+    const { server } = await serve(b, [a.peerId])
+    let dials = 0
+    const pool = createFastPool(
+      (peer, host, port, signal) => {
+        dials++
+        return dialFast({ host, port, peer, credentials: a, signal })
+      },
+      { size: 2, maxDialsPerSecond: 4 },
+    )
+    try {
+      let got = 0
+      const t0 = Date.now()
+      while (Date.now() - t0 < 500) {
+        const s = pool.take(b.peerId, '127.0.0.1', server.port)
+        if (s !== null) {
+          got++
+          s.destroy()
+        }
+        await new Promise((r) => setTimeout(r, 5))
+      }
+      expect(dials).toBe(4)
+      expect(got).toBeLessThanOrEqual(4)
+      await until(() => dials === 6, 2500) // refills resume once the second is over, back to the pool size
+      expect(pool.status().get(b.peerId)?.missed).toBeGreaterThan(50)
+    } finally {
+      pool.close()
+    }
+  })
+})
