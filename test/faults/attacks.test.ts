@@ -16,6 +16,8 @@ import { waitFor } from './fault-harness.ts'
 const LAB = 'faultsatk'
 const STATE = `/run/podlink-lab/${LAB}`
 const RELAY_IP = '10.0.8.10'
+/** The agents' mesh.fastPort (the default). */
+const FAST_PORT = 4004
 const POD = { 'web-r1': '10.244.0.2', 'web-a': '10.244.1.2' } as const
 
 interface Status {
@@ -158,6 +160,28 @@ describe('attacks and bad input against a real agent (issue 9)', () => {
     )
   })
 
+  it('on the fast port too: a wrong PSK and a peer on no Node are shut out, and counted', async () => {
+    const dir = mkdtempSync('/tmp/podlink-wrongpsk-fast-')
+    writeFileSync(`${dir}/swarm.key`, `/key/swarm/psk/1.0.0/\n/base16/\n${randomBytes(32).toString('hex')}\n`, {
+      mode: 0o600,
+    })
+    const wrongKey = await startRogue(`${dir}/swarm.key`, [relayPeer])
+    const stranger = await startRogue(labPsk, [relayPeer])
+    rogues.push(wrongKey, stranger)
+    const count = (reason: string) => sample(metrics('relay-1'), `podlink_peer_refusals_total{reason="${reason}"}`)
+    const before = { psk: count('wrong-psk'), member: count('not-a-member') }
+    const target = { host: RELAY_IP, port: FAST_PORT, peer: relayPeer }
+    const a = await wrongKey.call('fast', target)
+    expect(a, JSON.stringify(a)).toMatchObject({ ok: false, stage: 'dial' })
+    expect(String(a.reason)).toMatch(/swarm key/)
+    const b = await stranger.call('fast', target)
+    expect(b, JSON.stringify(b)).toMatchObject({ ok: false, stage: 'dial' })
+    expect(String(b.reason)).toMatch(/on none of its Nodes/)
+    await waitFor('fast refusals counted', 10_000, () =>
+      count('wrong-psk') > before.psk && count('not-a-member') > before.member ? true : undefined,
+    )
+  })
+
   it('a valid libp2p peer on no Node is refused, and counted', async () => {
     const rogue = await startRogue(labPsk, [relayPeer])
     rogues.push(rogue)
@@ -230,6 +254,30 @@ describe('attacks and bad input against a real agent (issue 9)', () => {
       expect(delta('forbidden-destination')).toBe(3)
       expect(delta('not-my-pod')).toBe(1)
       console.log(`exit refusals counted on relay-1: forbidden-destination +3, not-my-pod +1`)
+    })
+
+    it('the same exits asked on the fast channel: admitted as a member, each refused and counted', async () => {
+      const before = metrics('relay-1')
+      const cases = [
+        ['169.254.169.254', 80, 'forbidden-destination'],
+        [POD['web-a'], 8080, 'not-my-pod'],
+        [POD['web-r1'], 8080, null],
+      ] as const
+      for (const [ip, port, reason] of cases) {
+        const r = await rogue.call('fast', {
+          host: RELAY_IP,
+          port: FAST_PORT,
+          peer: relayPeer,
+          header: { protocol: 'tcp', dst: { ip, port }, src: null, service: false, serviceKey: '' },
+        })
+        expect(r, `${ip}:${port}`).toMatchObject(reason === null ? { ok: true } : { ok: false, reason, stage: 'flow' })
+      }
+      const after = metrics('relay-1')
+      const delta = (reason: string) =>
+        sample(after, `podlink_exit_refusals_total{reason="${reason}"}`) -
+        sample(before, `podlink_exit_refusals_total{reason="${reason}"}`)
+      expect(delta('forbidden-destination')).toBe(1)
+      expect(delta('not-my-pod')).toBe(1)
     })
 
     it('fuzzed and oversized flow headers and UDP frames: each answered or closed, no crash, memory bounded', async () => {

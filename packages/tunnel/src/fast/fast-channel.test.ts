@@ -104,7 +104,7 @@ describe('fast channel', () => {
         credentials: stranger,
         signal: AbortSignal.timeout(3000),
       }),
-    ).rejects.toThrow()
+    ).rejects.toMatchObject({ code: 'FAST_NOT_ADMITTED' })
     expect(admitted).toEqual([])
     expect(refused).toEqual([{ reason: 'not-a-member', peer: stranger.peerId }])
   })

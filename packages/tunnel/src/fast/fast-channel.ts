@@ -66,19 +66,53 @@ function proof(socket: tls.TLSSocket, psk: Uint8Array, role: 'client' | 'server'
   return createHmac('sha256', psk).update(role).update(secret).digest()
 }
 
-/** Exchange PSK proofs; rejects with PSK_MISMATCH (the caller destroys the socket). */
-async function exchangeProofs(
-  socket: tls.TLSSocket,
-  psk: Uint8Array | null,
-  role: 'client' | 'server',
-  signal: AbortSignal,
-): Promise<void> {
-  if (psk === null) return
-  socket.write(proof(socket, psk, role))
+/**
+ * After the TLS handshake the dialler sends its proof; the listener checks it, then answers with its own proof and
+ * one verdict byte: whether it admits the dialler. So a dialler learns why it was turned away, and the listener
+ * counts a wrong key as such whoever presents it. Without a PSK (an open network, tests only) only the verdict goes.
+ */
+const VERDICTS = { admitted: 1, 'not-a-member': 2, 'too-many-sockets': 3, 'wrong-psk': 4 } as const
+type Verdict = keyof typeof VERDICTS
+
+const PSK_MISMATCH = (): PodlinkError =>
+  new PodlinkError('PSK_MISMATCH', 'Cannot admit the fast connection as the peer does not hold the swarm key')
+
+/** The listener's half: true when the dialler proved the key (the caller then decides and calls `answer`). */
+async function checkDiallerProof(socket: tls.TLSSocket, psk: Uint8Array | null, signal: AbortSignal): Promise<boolean> {
+  if (psk === null) return true
   const theirs = await readSocketPrefix(socket, fixedDecoder(PROOF_BYTES), 'header-timeout', { signal })
-  if (!timingSafeEqual(theirs, proof(socket, psk, role === 'client' ? 'server' : 'client'))) {
-    throw new PodlinkError('PSK_MISMATCH', 'Cannot admit the fast connection as the peer does not hold the swarm key')
+  return timingSafeEqual(theirs, proof(socket, psk, 'client'))
+}
+
+function answer(socket: tls.TLSSocket, psk: Uint8Array | null, verdict: Verdict): void {
+  const code = Uint8Array.of(VERDICTS[verdict])
+  socket.write(psk === null ? code : Buffer.concat([proof(socket, psk, 'server'), code]))
+}
+
+/** The dialler's half: send our proof, check the listener's, and read its verdict. */
+async function proveToListener(socket: tls.TLSSocket, psk: Uint8Array | null, signal: AbortSignal): Promise<void> {
+  if (psk !== null) socket.write(proof(socket, psk, 'client'))
+  const want = (psk === null ? 0 : PROOF_BYTES) + 1
+  let got: Buffer
+  try {
+    got = await readSocketPrefix(socket, fixedDecoder(want), 'header-timeout', { signal })
+  } catch (err) {
+    throw new PodlinkError('FAST_CLOSED', 'The fast listener closed the connection before it answered our proof', {
+      cause: err,
+    })
   }
+  if (psk !== null && !timingSafeEqual(got.subarray(0, PROOF_BYTES), proof(socket, psk, 'server'))) throw PSK_MISMATCH()
+  const verdict = (Object.keys(VERDICTS) as Verdict[]).find((v) => VERDICTS[v] === got[want - 1])
+  if (verdict === 'admitted') return
+  if (verdict === 'wrong-psk') throw PSK_MISMATCH()
+  throw new PodlinkError(
+    'FAST_NOT_ADMITTED',
+    verdict === 'not-a-member'
+      ? 'The fast listener does not admit us: our peer ID is on none of its Nodes'
+      : verdict === 'too-many-sockets'
+        ? 'The fast listener does not admit us: we hold too many connections to it'
+        : `The fast listener answered with an unknown verdict ${got[want - 1]}`,
+  )
 }
 
 const TLS_CONTEXT = {
@@ -160,14 +194,33 @@ export async function startFastServer(
       socket.destroy()
       return
     }
+    const psk = options.credentials.psk
+    let proven: boolean
+    try {
+      proven = await checkDiallerProof(socket, psk, signal)
+    } catch {
+      socket.destroy()
+      return
+    }
+    const turnAway = (verdict: Verdict): void => {
+      answer(socket, psk, verdict)
+      // end, not destroy: the answer is what tells the dialler why.
+      socket.end()
+      setTimeout(() => socket.destroy(), 1000).unref()
+    }
+    if (!proven) {
+      options.onRefused?.({ reason: 'wrong-psk' })
+      turnAway('wrong-psk')
+      return
+    }
     if (!options.isMember(peer)) {
       options.onRefused?.({ reason: 'not-a-member', peer })
-      socket.destroy()
+      turnAway('not-a-member')
       return
     }
     const count = perPeer.get(peer) ?? 0
     if (count >= maxPerPeer) {
-      socket.destroy()
+      turnAway('too-many-sockets')
       return
     }
     perPeer.set(peer, count + 1)
@@ -176,17 +229,7 @@ export async function startFastServer(
       if (left === 0) perPeer.delete(peer)
       else perPeer.set(peer, left)
     })
-    try {
-      await exchangeProofs(socket, options.credentials.psk, 'server', signal)
-    } catch (err) {
-      if (err instanceof PodlinkError && err.code === 'PSK_MISMATCH') {
-        options.onRefused?.({ reason: 'wrong-psk' })
-        // end, not destroy: our proof is still on its way, and it is what tells the dialler its key is wrong.
-        socket.end()
-        setTimeout(() => socket.destroy(), 1000).unref()
-      } else socket.destroy()
-      return
-    }
+    answer(socket, psk, 'admitted')
     onSocket(socket, peer)
   }
 
@@ -264,7 +307,7 @@ export async function dialFast(options: FastDialOptions): Promise<tls.TLSSocket>
     const peer = await peerOfCertificate(raw)
     if (peer !== peerIdFromString(options.peer).toString())
       throw new PodlinkError('FAST_WRONG_PEER', `The fast listener is ${peer}, not the peer ${options.peer} we dialled`)
-    await exchangeProofs(socket, credentials.psk, 'client', signal)
+    await proveToListener(socket, credentials.psk, signal)
     return socket
   } catch (err) {
     socket.destroy()

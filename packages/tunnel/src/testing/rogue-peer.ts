@@ -7,6 +7,8 @@
  *   {cmd:"raw", addr, hexes, holdMs?}           one flow stream per byte string, sent as its header; answers by verdict
  *   {cmd:"silent", addr, count}                 `count` flow streams that never send a header; each one's fate
  *   {cmd:"frames", addr, header, hex}           a UDP flow, then these bytes as its datagram frames; what came back
+ *   {cmd:"fast", host, port, peer, header?}     the fast channel: dial it (TLS with our identity, PSK proof) and, if
+ *                                               admitted and given a header, send it; {ok, stage, reason?}
  * It speaks the real flow protocol (the tunnel package's codecs): only its intentions are bad.
  */
 import { createInterface } from 'node:readline'
@@ -14,26 +16,32 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
   createMeshNode,
+  dialFast,
   encodeFlowHeader,
   FLOW_PROTOCOL,
   FLOW_REFUSALS,
   type FlowHeader,
+  fastCredentials,
   loadOrCreateIdentityKey,
   loadSwarmKey,
+  openFastFlow,
   readFlowResponse,
 } from '../index.ts'
 
 const config = JSON.parse(process.argv[2] ?? '{}') as { keyFile: string; pskFile: string; members?: string[] }
 // An agent's own kind of node (a mesh node: up to MESH_STREAMS_PER_CONNECTION streams on one connection), so a flood
 // can pass the exit's per-peer flow limit on a single connection, as a hostile peer free to configure its muxer can.
+const privateKey = await loadOrCreateIdentityKey(config.keyFile)
+const swarmKey = await loadSwarmKey(config.pskFile)
 const node = await createMeshNode(
   {
     listen: ['/ip4/0.0.0.0/tcp/0'],
-    psk: { key: await loadSwarmKey(config.pskFile), mode: 'proof' },
+    psk: { key: swarmKey, mode: 'proof' },
     members: config.members ?? [],
   },
-  { privateKey: await loadOrCreateIdentityKey(config.keyFile) },
+  { privateKey },
 )
+const fast = await fastCredentials(privateKey, swarmKey.key)
 const say = (o: object): void => {
   process.stdout.write(`${JSON.stringify(o)}\n`)
 }
@@ -177,6 +185,29 @@ async function handle(cmd: Record<string, unknown>): Promise<object> {
       for (let o = 0; o < data.length; o += 16_384) s.send(data.subarray(o, o + 16_384))
       const r = await collect(s, Number(cmd.holdMs ?? 5_000))
       return { ...r, verdict: verdict(r.bytes) }
+    }
+    case 'fast': {
+      let socket: Awaited<ReturnType<typeof dialFast>>
+      try {
+        socket = await dialFast({
+          host: String(cmd.host),
+          port: Number(cmd.port),
+          peer: String(cmd.peer),
+          credentials: fast,
+          signal: AbortSignal.timeout(5000),
+        })
+      } catch (err) {
+        return { ok: false, stage: 'dial', reason: String((err as Error).message ?? err).slice(0, 200) }
+      }
+      try {
+        if (cmd.header === undefined) return { ok: true, stage: 'dial' }
+        const r = await openFastFlow(socket, cmd.header as FlowHeader, { signal: AbortSignal.timeout(15_000) })
+        return { ...r, stage: 'flow' }
+      } catch (err) {
+        return { ok: false, stage: 'flow', reason: `error: ${String((err as Error).message ?? err).slice(0, 120)}` }
+      } finally {
+        socket.destroy()
+      }
     }
     default:
       return { error: `unknown command ${String(cmd.cmd)}` }
