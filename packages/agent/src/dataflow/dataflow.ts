@@ -15,9 +15,11 @@ import {
   type UdpCapture,
 } from '@podlink/dataplane'
 import {
+  type ConnectRefusal,
   createFlowExit,
   createUdpProxy,
   EndpointBalancer,
+  type ExitFlow,
   endpointId,
   FlowRegistry,
   messageStreamFlowStream,
@@ -175,20 +177,22 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
   const pathOf = (peer: string) => mesh.peers().find((p) => p.peerId === peer)?.path ?? 'none'
   const framing = { encode: encodeDatagram, createDecoder: createDatagramDecoder }
 
-  const exit = createFlowExit<Stream>({
-    adapt: (s) => messageStreamFlowStream(s),
-    connectPod: (ip, port) => createMarkedTcpConnection({ host: ip, port, mark }),
-    createUdpSocket: (family) => createMarkedUdpSocket({ family, mark }),
+  /** The exit's parts shared by both channels; `channel` names the one in the log of a flow that failed. */
+  const exitDeps = (channel: 'libp2p' | 'fast') => ({
+    connectPod: (ip: string, port: number) => createMarkedTcpConnection({ host: ip, port, mark }),
+    createUdpSocket: (family: 4 | 6) => createMarkedUdpSocket({ family, mark }),
     framing,
-    refusal: (reason, message, cause) => new FlowProtocolError(reason, message, { cause }),
+    refusal: (reason: ConnectRefusal, message: string, cause: unknown) =>
+      new FlowProtocolError(reason, message, { cause }),
     registry,
     timers: systemTimers,
-    onFlowEnd: (flow, r) => {
+    onFlowEnd: (flow: ExitFlow, r: { aToB: number; bToA: number; error: Error | null }) => {
       if (r.error)
         flowError(
           'info',
           {
             side: 'exit',
+            channel,
             peer: nodeOfPeer(flow.peer),
             dst: endpointId(flow.header.dst),
             podToPeer: r.aToB,
@@ -199,28 +203,11 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
         )
     },
   })
+  const exit = createFlowExit<Stream>({ ...exitDeps('libp2p'), adapt: (s) => messageStreamFlowStream(s) })
+  // UDP never takes the fast channel (the sender keeps it on libp2p), but the exit would carry it all the same.
   const socketExit = createFlowExit<net.Socket>({
+    ...exitDeps('fast'),
     adapt: (s) => socketFlowStream(s, { reset: rstClose }),
-    connectPod: (ip, port) => createMarkedTcpConnection({ host: ip, port, mark }),
-    refusal: (reason, message, cause) => new FlowProtocolError(reason, message, { cause }),
-    registry,
-    timers: systemTimers,
-    onFlowEnd: (flow, r) => {
-      if (r.error)
-        flowError(
-          'info',
-          {
-            side: 'exit',
-            channel: 'fast',
-            peer: nodeOfPeer(flow.peer),
-            dst: endpointId(flow.header.dst),
-            podToPeer: r.aToB,
-            peerToPod: r.bToA,
-            err: r.error.message,
-          },
-          'flow ended with an error',
-        )
-    },
   })
   const handler = createFlowHandler({ policy: exitPolicy, maxFlowsPerPeer: MAX_FLOWS_PER_PEER }, { exit, socketExit })
 
