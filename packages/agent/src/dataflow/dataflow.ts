@@ -132,8 +132,8 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
   const fastPool: FastPool | null =
     fast === null
       ? null
-      : createFastPool((peer, host, port, signal) =>
-          dialFast({ host, port, peer, credentials: fast.credentials, signal }),
+      : createFastPool((peer, host, port, signal, session) =>
+          dialFast({ host, port, peer, credentials: fast.credentials, signal, ...(session ? { session } : {}) }),
         )
   const counts = { fast: 0, libp2p: 0 }
 

@@ -222,9 +222,11 @@ describe('fast pool', () => {
   it('warms on the first want, hands out ready sockets, refills, and counts takes and misses', async () => {
     const [a, b] = [await creds(), await creds()]
     const { server, admitted } = await serve(b, [a.peerId])
-    const pool = createFastPool((peer, host, port, signal) => dialFast({ host, port, peer, credentials: a, signal }), {
-      size: 2,
-    })
+    const pool = createFastPool(
+      (peer, host, port, signal, session) =>
+        dialFast({ host, port, peer, credentials: a, signal, ...(session ? { session } : {}) }),
+      { size: 2 },
+    )
     try {
       expect(pool.take(b.peerId, '127.0.0.1', server.port)).toBeNull()
       await until(() => pool.status().get(b.peerId)?.ready === 2)
@@ -234,9 +236,14 @@ describe('fast pool', () => {
       await until(() => pool.status().get(b.peerId)?.ready === 2)
       expect(pool.status().get(b.peerId)).toMatchObject({ taken: 1, missed: 1, failures: 0, lastError: null })
       expect(admitted.length).toBe(3)
+      // The refill resumed a TLS session the peer gave an earlier socket: no certificate signatures, same checks.
+      const resumed = [pool.take(b.peerId, '127.0.0.1', server.port)!, pool.take(b.peerId, '127.0.0.1', server.port)!]
+      sockets.push(...resumed)
+      expect(resumed.map((s) => s.isSessionReused())).toContain(true)
+      await until(() => pool.status().get(b.peerId)?.ready === 2)
       pool.forget(b.peerId)
       expect(pool.status().has(b.peerId)).toBe(false)
-      await until(() => server.sockets().get(a.peerId) === 1) // the two ready ones closed; the taken one lives
+      await until(() => server.sockets().get(a.peerId) === 3) // the two ready ones closed; the taken ones live
     } finally {
       pool.close()
     }

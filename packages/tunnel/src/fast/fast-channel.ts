@@ -260,6 +260,8 @@ export interface FastDialOptions {
   readonly signal: AbortSignal
   /** Called on the TCP socket before connecting (e.g. to set a firewall mark). */
   readonly socket?: net.Socket
+  /** A TLS session of an earlier connection to the same listener, to resume (no certificate signatures then). */
+  readonly session?: Buffer
 }
 
 /**
@@ -274,6 +276,7 @@ export async function dialFast(options: FastDialOptions): Promise<tls.TLSSocket>
     host: options.host,
     port: options.port,
     secureContext: credentials.context,
+    ...(options.session === undefined ? {} : { session: options.session }),
     ...(options.socket === undefined ? {} : { socket: options.socket }),
   })
   // An error after the handshake is seen by whoever reads the socket next (its 'close' follows); never uncaught.
@@ -302,11 +305,18 @@ export async function dialFast(options: FastDialOptions): Promise<tls.TLSSocket>
       })
     })
     socket.pause()
-    const raw = socket.getPeerCertificate().raw
-    if (raw === undefined) throw new PodlinkError('FAST_NO_CERTIFICATE', 'The listener sent no certificate')
-    const peer = await peerOfCertificate(raw)
-    if (peer !== peerIdFromString(options.peer).toString())
-      throw new PodlinkError('FAST_WRONG_PEER', `The fast listener is ${peer}, not the peer ${options.peer} we dialled`)
+    // A resumed session proves the listener is the one that issued its ticket, whose certificate we checked then
+    // (the caller resumes only sessions of connections to this same peer).
+    if (!socket.isSessionReused()) {
+      const raw = socket.getPeerCertificate().raw
+      if (raw === undefined) throw new PodlinkError('FAST_NO_CERTIFICATE', 'The listener sent no certificate')
+      const peer = await peerOfCertificate(raw)
+      if (peer !== peerIdFromString(options.peer).toString())
+        throw new PodlinkError(
+          'FAST_WRONG_PEER',
+          `The fast listener is ${peer}, not the peer ${options.peer} we dialled`,
+        )
+    }
     await proveToListener(socket, credentials.psk, signal)
     return socket
   } catch (err) {

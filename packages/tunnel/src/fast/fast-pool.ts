@@ -1,7 +1,16 @@
 import type tls from 'node:tls'
 
-/** Dial one proven fast socket to `peer` at host:port (dialFast with the node's credentials). */
-export type FastDial = (peer: string, host: string, port: number, signal: AbortSignal) => Promise<tls.TLSSocket>
+/**
+ * Dial one proven fast socket to `peer` at host:port (dialFast with the node's credentials), resuming `session`
+ * when given: a TLS session ticket from an earlier socket to this same peer (no certificate signatures then).
+ */
+export type FastDial = (
+  peer: string,
+  host: string,
+  port: number,
+  signal: AbortSignal,
+  session: Buffer | undefined,
+) => Promise<tls.TLSSocket>
 
 export interface FastPoolOptions {
   /** Ready sockets kept per peer in use. Default 2. */
@@ -67,6 +76,8 @@ interface Entry {
   /** Start times of the dials of the last second (rate limit), and the timer that resumes filling after it. */
   dialTimes: number[]
   resume: NodeJS.Timeout | null
+  /** The newest session ticket the peer gave us, to resume the next dial with. */
+  session: Buffer | undefined
   /** Bumped when the address changes or the peer is forgotten: dials of an older generation are dropped. */
   generation: number
 }
@@ -118,13 +129,19 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
       entry.dialing++
       const generation = entry.generation
       const signal = AbortSignal.any([closing.signal, AbortSignal.timeout(dialTimeoutMs)])
-      dial(peer, entry.host, entry.port, signal).then(
+      dial(peer, entry.host, entry.port, signal, entry.session).then(
         (socket) => {
           entry.dialing--
           if (closing.signal.aborted || entry.generation !== generation || entries.get(peer) !== entry) {
             socket.destroy()
             return
           }
+          // TLS 1.3 tickets come after the handshake (usually before the listener's proof, so the session is complete
+          // by now; a later one arrives as an event); each is for this peer only.
+          entry.session = socket.getSession() ?? entry.session
+          socket.on('session', (ticket: Buffer) => {
+            if (entry.generation === generation) entry.session = ticket
+          })
           entry.failures = 0
           entry.lastError = null
           const r: Ready = {
@@ -151,6 +168,7 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
 
   function forgetEntry(entry: Entry): void {
     entry.generation++
+    entry.session = undefined
     if (entry.resume !== null) clearTimeout(entry.resume)
     entry.resume = null
     for (const r of entry.ready.splice(0)) {
@@ -177,6 +195,7 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
           generation: 0,
           dialTimes: [],
           resume: null,
+          session: undefined,
         }
         entries.set(peer, entry)
       } else if (entry.host !== host || entry.port !== port) {
