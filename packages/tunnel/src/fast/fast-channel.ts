@@ -258,8 +258,6 @@ export interface FastDialOptions {
   readonly peer: string
   readonly credentials: FastCredentials
   readonly signal: AbortSignal
-  /** Called on the TCP socket before connecting (e.g. to set a firewall mark). */
-  readonly socket?: net.Socket
   /** A TLS session of an earlier connection to the same listener, to resume (no certificate signatures then). */
   readonly session?: Buffer
 }
@@ -277,7 +275,6 @@ export async function dialFast(options: FastDialOptions): Promise<tls.TLSSocket>
     port: options.port,
     secureContext: credentials.context,
     ...(options.session === undefined ? {} : { session: options.session }),
-    ...(options.socket === undefined ? {} : { socket: options.socket }),
   })
   // An error after the handshake is seen by whoever reads the socket next (its 'close' follows); never uncaught.
   socket.on('error', () => {})
