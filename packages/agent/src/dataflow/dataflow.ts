@@ -102,8 +102,6 @@ export interface Dataflow {
   refusals(): Readonly<Record<string, number>>
   /** The fast channel per peer in use (ready sockets, flows that took one or found none, dial failures). */
   fastPeers(): Map<string, FastPeerStatus>
-  /** Flows sent on the fast channel and on libp2p streams since start (TCP only; UDP always uses libp2p). */
-  fastCounts(): { fast: number; libp2p: number }
   /** Call after every routing change: refreshes the lookup indexes. */
   refresh(): void
 }
@@ -135,7 +133,6 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
       : createFastPool((peer, host, port, signal, session) =>
           dialFast({ host, port, peer, credentials: fast.credentials, signal, ...(session ? { session } : {}) }),
         )
-  const counts = { fast: 0, libp2p: 0 }
 
   /**
    * Where the peer's fast listener is, when this flow may use it: a TCP flow, a peer reached over a direct
@@ -155,11 +152,9 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
     const target = fastTarget(peer, conn, request.protocol)
     const socket = target === null ? null : fastPool!.take(peer, target.host, target.port)
     if (socket !== null) {
-      counts.fast++
       const answer = openFastFlow(socket, request, { signal })
       return { stream: socketFlowStream(socket, { reset: rstClose }), answer }
     }
-    if (request.protocol === 'tcp') counts.libp2p++
     flowOpened(
       'debug',
       { peer, conn: conn.id, addr: conn.remoteAddr.toString(), limited: conn.limits != null },
@@ -335,7 +330,6 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
     peerTotals: () => registry.peers(),
     refusals: () => handler.refusals(),
     fastPeers: () => fastPool?.status() ?? new Map(),
-    fastCounts: () => ({ ...counts }),
     refresh() {
       peers = peerIndex(deps.view())
       services = serviceIndex(deps.table())
