@@ -74,6 +74,19 @@ export function createAgentMetrics(): AgentMetrics {
     'direction',
   ])
   const flows = r.gauge('podlink_peer_flows', 'Flows open to each peer, by its current path.', ['peer', 'path'])
+  const fastFlows = r.counter(
+    'podlink_fast_channel_flows_total',
+    'TCP flows to a directly dialled peer that took a ready fast-channel connection (taken) or found none and used a libp2p stream (missed).',
+    ['peer', 'result'],
+  )
+  const fastReady = r.gauge('podlink_fast_channel_ready', 'Proven fast-channel connections kept ready, per peer.', [
+    'peer',
+  ])
+  const fastFailures = r.gauge(
+    'podlink_fast_channel_dial_failures',
+    'Fast-channel dials to the peer that failed in a row (0 once one succeeds); see podlink peers for the error.',
+    ['peer'],
+  )
   const pathChanges = r.counter('podlink_path_changes_total', 'Peer path changes, by old and new path.', ['from', 'to'])
   const punchAttempts = r.counter('podlink_holepunch_attempts_total', 'Hole punches started.')
   const punchResults = r.counter('podlink_holepunch_results_total', 'Hole punches finished, by result and reason.', [
@@ -155,12 +168,20 @@ export function createAgentMetrics(): AgentMetrics {
         loopDelay.set({ quantile: '0.99' }, loop.p99Ms / 1000)
       }
       flows.clear()
+      fastReady.clear()
+      fastFailures.clear()
       reservations.clear()
       conflicts.clear()
       for (const p of s.peers) {
         bytes.set({ peer: p.node, path: p.path, direction: 'tx' }, p.txBytes)
         bytes.set({ peer: p.node, path: p.path, direction: 'rx' }, p.rxBytes)
         flows.set({ peer: p.node, path: p.path }, p.flows)
+        if (p.fast) {
+          fastFlows.set({ peer: p.node, result: 'taken' }, p.fast.flows)
+          fastFlows.set({ peer: p.node, result: 'missed' }, p.fast.missed)
+          fastReady.set({ peer: p.node }, p.fast.ready)
+          fastFailures.set({ peer: p.node }, p.fast.failures)
+        }
       }
       for (const relay of s.relays) reservations.set({ relay: relay.node }, relay.reserved ? 1 : 0)
       syncFailures.set({}, s.dataplane.syncFailures)

@@ -91,6 +91,7 @@ export const observeFixture: AgentStatus = {
       flows: 3,
       since: null,
       reason: null,
+      fast: { address: '203.0.113.10:4004', ready: 2, flows: 40, missed: 7, failures: 0, lastError: null },
     },
     {
       node: 'edge-c1',
