@@ -139,6 +139,19 @@ describe('faults with flows open (issue 9)', () => {
     const before = rulesOf('a-1')
     const keepers = await standardTraffic()
     await sleep(2000)
+    // The fault is an agent dying while its rules treat its LAN peer as one: wait until a-1's data plane agrees with
+    // its status. Twice in CI (1 run in ~8) a-2's pod CIDR sat in a-1's capture set at the kill while the status
+    // already said lan, so same-LAN probes were refused once a-1 was gone: the verdict had moved within the last
+    // sync interval (1 s) before the kill. What moved it is not known yet (see the issue 9 note); how long the wait
+    // took is printed.
+    const skipWait = Date.now()
+    await waitFor("a-1's data plane skips a-2's pod CIDR", 15_000, () => {
+      const sets = rulesOf('a-1').sets
+      return sets.includes('add PODLINK-SKIP-4 10.244.2.0/24') && !sets.includes('add PODLINK-MESH-4 10.244.2.0/24')
+        ? true
+        : undefined
+    })
+    console.log(`a-1's data plane skipped a-2's pod CIDR after ${Date.now() - skipWait} ms of waiting`)
     // What a-1 holds of a-2 as it dies: a same-LAN probe refused after the kill means a-2's pod CIDR was captured.
     const atKill = rulesOf('a-1').sets.split('\n')
     const a2 = await peerOf('a-1', 'a-2')
