@@ -65,9 +65,12 @@ describe('pnpm lab', () => {
       const up = spawn(process.execPath, [`${REPO}packages/testlab/src/cli/main.ts`, 'up', file, '--no-agents'], {
         stdio: 'ignore',
       })
+      // Listen for the exit from the start: on a quick machine `up --no-agents` can finish before the kill, and an
+      // exit that happened before the listener was attached would be waited for forever.
+      const exited = new Promise((resolve) => up.on('exit', resolve))
       await sleep(killAfterMs)
       up.kill('SIGKILL')
-      await new Promise((resolve) => up.on('exit', resolve))
+      await exited
       const r = labCli(['down', 'killtest'])
       expect(r.code, r.stderr).toBe(0)
       expectGone('killtest')
