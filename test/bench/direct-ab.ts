@@ -8,7 +8,12 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { stopDaemon } from '../../packages/testlab/src/lab/daemons.ts'
-import { startLabAgent, waitAgentReady } from '../../packages/testlab/src/lab/lab-agents.ts'
+import {
+  agentSocketPath,
+  readAgentStatus,
+  startLabAgent,
+  waitAgentReady,
+} from '../../packages/testlab/src/lab/lab-agents.ts'
 import { loadLabTopology } from '../../packages/testlab/src/lab/lab-status.ts'
 import { agentPid, iperf, LAB, nsSpawn, pathOf, rrLoad, stopAll, waitFor, waitReady, withCpu } from './bench-lab.ts'
 
@@ -21,9 +26,12 @@ const { values, positionals } = parseArgs({
   },
 })
 const variants = positionals.map((p) => {
-  const [name, ...envs] = p.split(/[: ]/).filter(Boolean)
+  // NAME:K=V;K2=V2 (a value may hold spaces and colons: 'P:PODLINK_LAB_NODE_ARGS=--cpu-prof --cpu-prof-dir=/tmp/p')
+  const colon = p.indexOf(':')
+  const name = colon < 0 ? p : p.slice(0, colon)
+  const envs = colon < 0 ? [] : p.slice(colon + 1).split(';').filter(Boolean)
   return {
-    name: name ?? p,
+    name,
     env: Object.fromEntries(envs.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
   }
 })
@@ -49,16 +57,27 @@ async function restart(env: Record<string, string>): Promise<void> {
 }
 
 nsSpawn('web-pub', ['iperf3', '-s', '-p', '5201'])
+/** a-1's fast-channel counters for pub-1 (flows that took a ready socket, flows that found none). */
+async function fastFlows(): Promise<{ taken: number; missed: number }> {
+  const s = (await readAgentStatus(agentSocketPath(LAB, 'a-1'))) as {
+    peers?: Array<{ node: string; fast?: { flows: number; missed: number } | null }>
+  }
+  const f = s.peers?.find((p) => p.node === 'pub-1')?.fast
+  return { taken: f?.flows ?? 0, missed: f?.missed ?? 0 }
+}
+
 const results = new Map<string, Array<Record<string, number>>>()
 try {
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const v of variants) {
       await restart(v.env)
       for (let i = 0; i < Number(values.runs); i++) {
+        const before = await fastFlows()
         const { value, cpuPct } = await withCpu(
           NODES.map((n) => agentPid(n)),
           () => iperf('cli-a1', '10.244.10.2', 5201, Number(values.seconds), 1),
         )
+        const after = await fastFlows()
         const rr = rrLoad('cli-a1', ['rr', '10.244.10.2:8080', '500', '1024'])
         const conn = rrLoad('cli-a1', ['conn', '10.244.10.2:8080', '100', '8'])
         const r = {
@@ -67,6 +86,9 @@ try {
           p50Ms: rr['p50Ms']!,
           p99Ms: rr['p99Ms']!,
           connPerSec: conn['connPerSec']!,
+          // iperf3's control and data connections: 2 = both on the fast channel
+          fastTaken: after.taken - before.taken,
+          fastMissed: after.missed - before.missed,
         }
         results.set(v.name, [...(results.get(v.name) ?? []), r])
         console.log(`round ${round + 1} ${v.name}: ${JSON.stringify(r)}`)

@@ -24,10 +24,24 @@ export interface FlowStream {
    * (asynchronously) to the handlers given.
    */
   start(handlers: FlowStreamHandlers): void
+  /**
+   * Optional (sinks): true while bytes given to `send` may still be referenced by the stream (queued, not yet copied
+   * to the kernel). False means every chunk sent so far may be overwritten by its owner.
+   */
+  readonly holdsSent?: boolean
+  /**
+   * Optional (sources): read into one buffer of the stream's own and deliver `onData` chunks in it, reusing it for
+   * the next read only when `mayReuse()` (asked after each `onData` returned) is true; otherwise a fresh buffer is
+   * taken. Saves an allocation per read, which is what keeps V8's garbage collector busy under bulk traffic.
+   */
+  lendReads?(mayReuse: () => boolean): void
 }
 
 export interface FlowStreamHandlers {
-  /** Bytes from the remote, in order. The proxy keeps the chunk: the stream must not reuse its memory. */
+  /**
+   * Bytes from the remote, in order. The handler may keep the chunk, and the stream must not reuse its memory,
+   * unless the handler opted in with `lendReads` (then the chunk is only lent until `mayReuse()` says so).
+   */
   onData(chunk: Uint8Array): void
   /** The remote half-closed and every byte before its end was delivered. At most once, never after onClose. */
   onEnd(): void

@@ -1,5 +1,9 @@
 import type net from 'node:net'
 import type { FlowStream, FlowStreamHandlers } from './flow-stream.ts'
+import { lendReads } from './lend-reads.ts'
+
+/** A flow that carried this much one way reads into a lent buffer from then on (see lendReads). */
+const LEND_AFTER_BYTES = 256 * 1024
 
 /**
  * A connected (or connecting) TCP socket as a FlowStream.
@@ -26,10 +30,20 @@ export function socketFlowStream(
   let ended = false
   let closed = false
   let listening = false
+  let lend: (() => boolean) | null = null
+  let lent = false
+  let read = 0
+  const lentChunk = (chunk: Buffer): void => handlers?.onData(chunk)
 
   const listen = (): void => {
     listening = true
-    socket.on('data', (chunk: Buffer) => handlers?.onData(chunk))
+    socket.on('data', (chunk: Buffer) => {
+      handlers?.onData(chunk)
+      // A bulk flow reads into a lent buffer from here on (what is already buffered still comes as 'data', first).
+      // Short flows never switch: a 64 KiB buffer per socket would cost churn more than Node's right-sized reads.
+      read += chunk.length
+      if (lend !== null && !lent && read >= LEND_AFTER_BYTES) lent = lendReads(socket, lentChunk, lend)
+    })
     socket.on('end', () => {
       ended = true
       handlers?.onEnd()
@@ -46,6 +60,19 @@ export function socketFlowStream(
 
   return {
     send: (chunk) => socket.write(chunk),
+    get holdsSent() {
+      // TLS: Node's TLSWrap encrypts what it is given at once (or copies it while a handshake is pending), so only
+      // chunks queued in JS behind a write still in progress are held; TCP: libuv writes from the caller's memory
+      // until the write completes, so anything not yet written is.
+      if ((socket as net.Socket & { encrypted?: boolean }).encrypted === true) {
+        const state = (socket as unknown as { _writableState?: { bufferedRequestCount?: number } })._writableState
+        return socket.writableCorked > 0 || state?.bufferedRequestCount !== 0
+      }
+      return socket.writableLength > 0
+    },
+    lendReads: (mayReuse) => {
+      lend = mayReuse
+    },
     get needsDrain() {
       return socket.writableNeedDrain
     },

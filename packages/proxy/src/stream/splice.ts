@@ -112,6 +112,10 @@ export function splice(a: FlowStream, b: FlowStream, options: SpliceOptions): Sp
     },
   })
 
+  // A source that can read into a buffer of its own reuses it when its sink kept nothing of the last chunk.
+  // (A sink that cannot tell, a libp2p stream, keeps every chunk: no lending then, it would only add allocations.)
+  if (b.holdsSent !== undefined) a.lendReads?.(() => b.holdsSent === false)
+  if (a.holdsSent !== undefined) b.lendReads?.(() => a.holdsSent === false)
   a.start(direction(a, b, true))
   b.start(direction(b, a, false))
   if (options.aEnded === true) {

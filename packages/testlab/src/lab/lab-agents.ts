@@ -60,6 +60,10 @@ function writeAgentConfig(t: Topology, node: string): string {
   return file
 }
 
+function nodeArgs(): string[] {
+  return (process.env.PODLINK_LAB_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)
+}
+
 export async function startLabAgent(t: Topology, node: string): Promise<void> {
   if (!agentAvailable()) {
     throw new PodlinkError(
@@ -76,7 +80,8 @@ export async function startLabAgent(t: Topology, node: string): Promise<void> {
     lab: t.name,
     label: label(node),
     ns: hostNs(t.name, node),
-    argv: [NODE_BIN, bundlePath(AGENT_BUNDLE), '--config', file],
+    // PODLINK_LAB_NODE_ARGS: node/V8 flags for the agents (profiling, GC tracing), which NODE_OPTIONS refuses.
+    argv: [NODE_BIN, ...nodeArgs(), bundlePath(AGENT_BUNDLE), '--config', file],
   })
 }
 
