@@ -29,7 +29,13 @@ const variants = positionals.map((p) => {
   // NAME:K=V;K2=V2 (a value may hold spaces and colons: 'P:PODLINK_LAB_NODE_ARGS=--cpu-prof --cpu-prof-dir=/tmp/p')
   const colon = p.indexOf(':')
   const name = colon < 0 ? p : p.slice(0, colon)
-  const envs = colon < 0 ? [] : p.slice(colon + 1).split(';').filter(Boolean)
+  const envs =
+    colon < 0
+      ? []
+      : p
+          .slice(colon + 1)
+          .split(';')
+          .filter(Boolean)
   return {
     name,
     env: Object.fromEntries(envs.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),

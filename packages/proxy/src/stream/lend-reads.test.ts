@@ -2,10 +2,10 @@ import { createHash, randomBytes } from 'node:crypto'
 import net from 'node:net'
 import tls from 'node:tls'
 import { afterEach, describe, expect, it } from 'vitest'
+import { systemTimers } from './flow-stream.ts'
 import { lendReads } from './lend-reads.ts'
 import { socketFlowStream } from './socket-flow-stream.ts'
 import { splice } from './splice.ts'
-import { systemTimers } from './flow-stream.ts'
 
 const closers: Array<() => void> = []
 afterEach(() => {
@@ -59,7 +59,13 @@ describe('lendReads', () => {
     const [client, accepted] = await tcpPair()
     const data = randomBytes(2 * 1024 * 1024)
     const kept: Buffer[] = []
-    expect(lendReads(accepted, (chunk) => kept.push(chunk), () => false)).toBe(true)
+    expect(
+      lendReads(
+        accepted,
+        (chunk) => kept.push(chunk),
+        () => false,
+      ),
+    ).toBe(true)
     const ended = new Promise<void>((r) => accepted.once('end', r))
     accepted.resume()
     client.end(data)
@@ -102,10 +108,14 @@ describe('lendReads', () => {
     const { mkdtempSync, readFileSync, rmSync } = await import('node:fs')
     const dir = mkdtempSync('/tmp/lend-reads-')
     closers.push(() => rmSync(dir, { recursive: true, force: true }))
-    execFileSync('openssl', [
-      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
-      ...['-keyout', `${dir}/k.pem`, '-out', `${dir}/c.pem`, '-subj', '/CN=t', '-days', '1'],
-    ], { stdio: 'ignore' })
+    execFileSync(
+      'openssl',
+      [
+        ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
+        ...['-keyout', `${dir}/k.pem`, '-out', `${dir}/c.pem`, '-subj', '/CN=t', '-days', '1'],
+      ],
+      { stdio: 'ignore' },
+    )
     const key = readFileSync(`${dir}/k.pem`)
     const cert = readFileSync(`${dir}/c.pem`)
     const server = tls.createServer({ key, cert })
@@ -139,11 +149,23 @@ describe('lendReads', () => {
 
   it('changes nothing on a socket that is not connected yet, and can be turned off', async () => {
     const s = new net.Socket()
-    expect(lendReads(s, () => {}, () => true)).toBe(false)
+    expect(
+      lendReads(
+        s,
+        () => {},
+        () => true,
+      ),
+    ).toBe(false)
     const [, accepted] = await tcpPair()
     process.env['PODLINK_LEND_READS'] = '0'
     try {
-      expect(lendReads(accepted, () => {}, () => true)).toBe(false)
+      expect(
+        lendReads(
+          accepted,
+          () => {},
+          () => true,
+        ),
+      ).toBe(false)
     } finally {
       delete process.env['PODLINK_LEND_READS']
     }
