@@ -289,3 +289,15 @@ export async function startHaproxy(a: string, b: string, bUnderlayIp: string, ta
   await sleep(300)
   return pids
 }
+
+/**
+ * `node`'s fast-channel counters for `peer`: flows that took a ready fast socket and flows that found none (and
+ * rode libp2p). The difference over a run tells whether a bulk flow measured the fast channel at all.
+ */
+export async function fastCounters(node: string, peer: string): Promise<{ taken: number; missed: number }> {
+  const s = (await readAgentStatus(agentSocketPath(LAB, node)).catch(() => null)) as {
+    peers?: Array<{ node: string; fast?: { flows: number; missed: number } | null }>
+  } | null
+  const f = s?.peers?.find((p) => p.node === peer)?.fast
+  return { taken: f?.flows ?? 0, missed: f?.missed ?? 0 }
+}

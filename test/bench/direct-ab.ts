@@ -8,14 +8,21 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { stopDaemon } from '../../packages/testlab/src/lab/daemons.ts'
-import {
-  agentSocketPath,
-  readAgentStatus,
-  startLabAgent,
-  waitAgentReady,
-} from '../../packages/testlab/src/lab/lab-agents.ts'
+import { startLabAgent, waitAgentReady } from '../../packages/testlab/src/lab/lab-agents.ts'
 import { loadLabTopology } from '../../packages/testlab/src/lab/lab-status.ts'
-import { agentPid, iperf, LAB, nsSpawn, pathOf, rrLoad, stopAll, waitFor, waitReady, withCpu } from './bench-lab.ts'
+import {
+  agentPid,
+  fastCounters,
+  iperf,
+  LAB,
+  nsSpawn,
+  pathOf,
+  rrLoad,
+  stopAll,
+  waitFor,
+  waitReady,
+  withCpu,
+} from './bench-lab.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -63,27 +70,18 @@ async function restart(env: Record<string, string>): Promise<void> {
 }
 
 nsSpawn('web-pub', ['iperf3', '-s', '-p', '5201'])
-/** a-1's fast-channel counters for pub-1 (flows that took a ready socket, flows that found none). */
-async function fastFlows(): Promise<{ taken: number; missed: number }> {
-  const s = (await readAgentStatus(agentSocketPath(LAB, 'a-1'))) as {
-    peers?: Array<{ node: string; fast?: { flows: number; missed: number } | null }>
-  }
-  const f = s.peers?.find((p) => p.node === 'pub-1')?.fast
-  return { taken: f?.flows ?? 0, missed: f?.missed ?? 0 }
-}
-
 const results = new Map<string, Array<Record<string, number>>>()
 try {
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const v of variants) {
       await restart(v.env)
       for (let i = 0; i < Number(values.runs); i++) {
-        const before = await fastFlows()
+        const before = await fastCounters('a-1', 'pub-1')
         const { value, cpuPct } = await withCpu(
           NODES.map((n) => agentPid(n)),
           () => iperf('cli-a1', '10.244.10.2', 5201, Number(values.seconds), 1),
         )
-        const after = await fastFlows()
+        const after = await fastCounters('a-1', 'pub-1')
         const rr = rrLoad('cli-a1', ['rr', '10.244.10.2:8080', '500', '1024'])
         const conn = rrLoad('cli-a1', ['conn', '10.244.10.2:8080', '100', '8'])
         const r = {

@@ -26,6 +26,7 @@ import { labCli, REPO, TEST_TOPOLOGIES } from '../lab/lab-cli.ts'
 import { renderChart } from './bench-chart.ts'
 import {
   agentPid,
+  fastCounters,
   iperf,
   LAB,
   nsSpawn,
@@ -78,10 +79,18 @@ async function measure(spec: PathSpec, runs: number): Promise<PathFigures> {
 
 async function oneFlow(
   spec: PathSpec,
-): Promise<{ mbps: number; cpuPct: number; senderCpuPct: number; receiverCpuPct: number }> {
+): Promise<{ mbps: number; cpuPct: number; senderCpuPct: number; receiverCpuPct: number; fast?: string }> {
   const [ip, port] = spec.iperfTarget
   try {
+    // On a direct path, whether iperf3's connections (control and data) took the fast channel or rode libp2p.
+    const pair = spec.via === 'direct' && spec.expect ? ([spec.expect[0], spec.expect[1]] as const) : null
+    const before = pair ? await fastCounters(...pair) : null
     const { value, cpuPct } = await withCpu(spec.forwarders(), () => iperf(spec.client, ip, port, O.seconds, 1))
+    if (pair && before) {
+      const after = await fastCounters(...pair)
+      const taken = after.taken - before.taken
+      return { ...value, cpuPct, fast: `${taken}/${taken + after.missed - before.missed} on the fast channel` }
+    }
     return { ...value, cpuPct }
   } catch (err) {
     errors.push(`${spec.name} one flow: ${(err as Error).message.split('\n')[0]}`)
@@ -271,7 +280,7 @@ try {
     for (const s of specs) {
       const r = await oneFlow(s)
       oneRuns.set(s.name, [...(oneRuns.get(s.name) ?? []), r])
-      log(`round ${round + 1} ${s.name}: ${r.mbps} MB/s, forwarders ${r.cpuPct}% CPU`)
+      log(`round ${round + 1} ${s.name}: ${r.mbps} MB/s, forwarders ${r.cpuPct}% CPU${r.fast ? ` (${r.fast})` : ''}`)
     }
   }
   const paths: Record<string, PathFigures> = {}
