@@ -15,6 +15,15 @@ export {
   type FastPool,
   type FastPoolOptions,
 } from './fast/fast-pool.ts'
+export {
+  createFastPunchHandler,
+  createPunchPorts,
+  FAST_PUNCH_PROTOCOL,
+  type FastPunchDeps,
+  type PunchPorts,
+  parsePunchPorts,
+  punchFastSocket,
+} from './fast/fast-punch.ts'
 export { openFastFlow } from './fast/open-fast-flow.ts'
 export { fixedDecoder, readSocketPrefix } from './fast/read-socket-prefix.ts'
 export { checkExit, type ExitDestination, type ExitPolicy, endpointKey } from './flow/check-exit.ts'

@@ -13,6 +13,8 @@ export interface AgentConfig {
     readonly listenPort: number
     readonly fastPath: boolean
     readonly fastPort: number
+    /** FIRST-LAST, or off. */
+    readonly fastPunchPorts: string
     readonly pskFile: string
     readonly pskMode: 'proof' | 'pnet'
     readonly encrypter: 'tls' | 'noise'

@@ -111,6 +111,14 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = [
     doc: 'TCP port of the fast-channel listener (published on the Node as podlink.io/fast-port). Not mesh.listenPort + 1 or + 2: public nodes listen there for NAT observation.',
   },
   {
+    path: 'mesh.fastPunchPorts',
+    type: str(),
+    default: '4100-4163',
+    flag: '--fast-punch-ports',
+    env: 'PODLINK_FAST_PUNCH_PORTS',
+    doc: 'Local ports (FIRST-LAST) for fast-channel sockets punched through NAT to punched peers; each socket holds one for its life plus 65 s. off: flows to punched peers stay on libp2p.',
+  },
+  {
     path: 'mesh.pskFile',
     type: str(),
     default: '/etc/podlink/psk/swarm.key',

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { PodlinkError } from '@podlink/core'
+import { parsePunchPorts } from '@podlink/tunnel'
 import { parse as parseYaml } from 'yaml'
 import type { AgentConfig } from './agent-config.ts'
 import { CONFIG_SCHEMA, type OptionSpec } from './config-schema.ts'
@@ -205,6 +206,17 @@ function crossCheck(c: AgentConfig, problems: string[]): void {
     problems.push(
       `mesh.fastPort: ${c.mesh.fastPort} is already used by another listener (mesh.listenPort, the NAT observe ports ${observePorts.join(' and ')}, capture or metrics)`,
     )
+  if (c.mesh.fastPath) {
+    try {
+      const r = parsePunchPorts(c.mesh.fastPunchPorts)
+      const listeners = [c.mesh.listenPort, ...observePorts, tcpPort, udpPort, c.metrics.port, c.mesh.fastPort]
+      const clash = r === null ? undefined : listeners.find((p) => p >= r.first && p <= r.last)
+      if (clash !== undefined)
+        problems.push(`mesh.fastPunchPorts: ${c.mesh.fastPunchPorts} holds ${clash}, a port another listener uses`)
+    } catch (err) {
+      problems.push(`mesh.fastPunchPorts: ${(err as Error).message}`)
+    }
+  }
   if (c.metrics.port === tcpPort || c.metrics.port === c.mesh.listenPort)
     problems.push(`metrics.port: ${c.metrics.port} is already used by another listener`)
 }

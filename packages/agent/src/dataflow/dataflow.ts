@@ -5,7 +5,7 @@
  */
 import type net from 'node:net'
 import type { Connection, Stream } from '@libp2p/interface'
-import type { ClusterView, FlowStatus, Logger, RoutingTable } from '@podlink/core'
+import { type ClusterView, type FlowStatus, type Logger, PodlinkError, type RoutingTable } from '@podlink/core'
 import {
   createMarkedTcpConnection,
   createMarkedUdpSocket,
@@ -32,13 +32,17 @@ import {
 import {
   createDatagramDecoder,
   createFastPool,
+  createFastPunchHandler,
   createFlowHandler,
+  createPunchPorts,
   dialFast,
   encodeDatagram,
   endpointKey,
+  FAST_PUNCH_PROTOCOL,
   type FastCredentials,
   type FastPeerStatus,
   type FastPool,
+  type FastPunchDeps,
   type FastServer,
   FLOW_PROTOCOL,
   FlowProtocolError,
@@ -47,6 +51,8 @@ import {
   type MeshNode,
   openFastFlow,
   openFlow,
+  parsePunchPorts,
+  punchFastSocket,
   readFlowResponse,
   rstClose,
   startFastServer,
@@ -127,12 +133,38 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
 
   const fast = deps.fast ?? null
   let fastServer: FastServer | null = null
+  const punchRange = fast === null ? null : parsePunchPorts(config.mesh.fastPunchPorts)
+  /**
+   * Fast sockets to punched peers, each punched on demand over the punched libp2p connection (fast-punch). Both
+   * NATs must keep source ports: each side checks its own from the mesh port's observed mapping.
+   */
+  const punch: FastPunchDeps | null =
+    punchRange === null
+      ? null
+      : {
+          ports: createPunchPorts(punchRange.first, punchRange.last),
+          refusal: () => {
+            const m = mesh.mapping()
+            if (m === null || m.kind === 'unknown') return 'our NAT mapping is not known yet'
+            if (m.kind === 'symmetric') return 'we are behind a symmetric NAT'
+            if (m.kind === 'cone' && m.port !== config.mesh.listenPort)
+              return `our NAT does not keep source ports (mesh port ${config.mesh.listenPort} maps to ${m.port})`
+            return null
+          },
+        }
   const fastPool: FastPool | null =
     fast === null
       ? null
-      : createFastPool((peer, host, port, signal, session) =>
-          dialFast({ host, port, peer, credentials: fast.credentials, signal, ...(session ? { session } : {}) }),
-        )
+      : createFastPool(async (peer, host, port, signal, session) => {
+          const resume = session ? { session } : {}
+          if (port !== 0) return dialFast({ host, port, peer, credentials: fast.credentials, signal, ...resume })
+          // Port 0: a punched peer (see fastTarget); the punch runs over its punched libp2p connection.
+          const conn = await mesh.connectionFor(peer, signal)
+          if (isRelayed(conn) || punch === null)
+            throw new PodlinkError('FAST_PUNCH_REFUSED', 'Cannot punch a fast socket without a punched connection')
+          const socket = await punchFastSocket(punch, conn, signal)
+          return dialFast({ host, port, socket, peer, credentials: fast.credentials, signal, ...resume })
+        })
 
   /**
    * Where the peer's fast listener is, when this flow may use it: a TCP flow, a peer reached over a direct
@@ -140,11 +172,17 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
    * as we know), and a Node that publishes a fast port.
    */
   const fastTarget = (peer: string, conn: Connection, protocol: string): { host: string; port: number } | null => {
-    if (fastPool === null || protocol !== 'tcp' || isRelayed(conn) || conn.direction !== 'outbound') return null
-    if (pathOf(peer) !== 'direct') return null
-    const port = fastPortOf(deps.view().nodes.get(nodeOfPeer(peer)))
+    if (fastPool === null || protocol !== 'tcp' || isRelayed(conn)) return null
     const host = conn.remoteAddr.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value
-    return port === null || host === undefined ? null : { host, port }
+    if (host === undefined) return null
+    const path = pathOf(peer)
+    // A punched peer's fast sockets are punched too (port 0 tells the pool's dial); its Node must run a fast
+    // listener (the published fast port says so), which adopts the punched socket.
+    if (path === 'punched')
+      return punch !== null && fastPortOf(deps.view().nodes.get(nodeOfPeer(peer))) !== null ? { host, port: 0 } : null
+    if (path !== 'direct' || conn.direction !== 'outbound') return null
+    const port = fastPortOf(deps.view().nodes.get(nodeOfPeer(peer)))
+    return port === null ? null : { host, port }
   }
 
   const openFlowStream: OpenFlowStream = async (peer, request, { signal }) => {
@@ -243,6 +281,13 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
           (socket, peer) => void handler.handleSocket(socket, peer),
         )
         log.info({ port: fastServer.port }, 'fast channel listening')
+        if (punch !== null) {
+          const server = fastServer
+          await node.libp2p.handle(
+            FAST_PUNCH_PROTOCOL,
+            createFastPunchHandler(punch, (socket) => server.adopt(socket)),
+          )
+        }
       }
       if (!config.dataplane.enabled) return
       tcp = await createTcpCapture({ port: config.dataplane.tcpPort }, (c) => {
@@ -323,6 +368,7 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
       await tcp?.close()
       await Promise.all(udp.map((u) => u.close()))
       fastPool?.close()
+      if (punch !== null && fastServer !== null) await node.libp2p.unhandle(FAST_PUNCH_PROTOCOL).catch(() => undefined)
       await fastServer?.close()
       await node.libp2p.unhandle(FLOW_PROTOCOL)
     },

@@ -144,6 +144,11 @@ export interface FastServerOptions {
 
 export interface FastServer {
   readonly port: number
+  /**
+   * Serve a TCP socket this listener did not accept (a punched one, whose peer is the TLS client): it goes through
+   * the same handshake, proofs and admission as an accepted one.
+   */
+  adopt(socket: net.Socket): void
   /** Sockets open now, by peer. */
   sockets(): ReadonlyMap<string, number>
   close(): Promise<void>
@@ -242,6 +247,11 @@ export async function startFastServer(
   })
   return {
     port: (server.address() as net.AddressInfo).port,
+    // tls.Server wraps whatever its 'connection' event hands it, as net.Server's accept does.
+    adopt: (socket) => {
+      socket.on('error', () => {})
+      server.emit('connection', socket)
+    },
     sockets: () => new Map(perPeer),
     close: () =>
       new Promise<void>((resolve) => {
@@ -254,6 +264,8 @@ export async function startFastServer(
 export interface FastDialOptions {
   readonly host: string
   readonly port: number
+  /** A TCP socket already connected to the listener (a punched one): TLS runs over it; host and port unused. */
+  readonly socket?: net.Socket
   /** The peer ID the listener must prove. */
   readonly peer: string
   readonly credentials: FastCredentials
@@ -271,8 +283,7 @@ export async function dialFast(options: FastDialOptions): Promise<tls.TLSSocket>
   signal.throwIfAborted()
   const socket = tls.connect({
     ...TLS_OPTIONS,
-    host: options.host,
-    port: options.port,
+    ...(options.socket === undefined ? { host: options.host, port: options.port } : { socket: options.socket }),
     secureContext: credentials.context,
     ...(options.session === undefined ? {} : { session: options.session }),
   })

@@ -253,7 +253,8 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
       const out = new Map<string, FastPeerStatus>()
       for (const [peer, e] of entries)
         out.set(peer, {
-          address: `${e.host}:${e.port}`,
+          // Port 0: sockets punched through the peer's NAT (fast-punch), from its NAT address.
+          address: e.port === 0 ? `${e.host} (punched)` : `${e.host}:${e.port}`,
           ready: e.ready.length,
           dialing: e.dialing,
           taken: e.taken,
