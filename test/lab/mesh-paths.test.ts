@@ -2,7 +2,7 @@
 // symmetric-NAT site is relayed and says why, same-LAN peers never use a relay, the punched path
 // survives the relay's death; and the operator's view (peers, trace, ping, metrics, kubectl podlink)
 // shows it all, read from the output.
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { rmSync, writeFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { agentCommand, agentSocketPath, readAgentStatus } from '../../packages/testlab/src/lab/lab-agents.ts'
@@ -62,6 +62,40 @@ describe('the mesh through the agents on three sites (cone, cone, symmetric, pub
     )
     console.log(`a-1 -> b-1 punched ${Math.round(ms)} ms after the first flow completed`)
     expect((await peers('b-1')).find((p) => p.node === 'a-1')?.path).toBe('punched')
+  })
+
+  it('a TCP flow to the punched peer goes on a fast socket punched for it: 64 MiB byte-identical', async () => {
+    type Fast = { address: string; flows: number; failures: number; ready: number; lastError: string | null }
+    const fastOf = async (): Promise<Fast | undefined> =>
+      (
+        (await readAgentStatus(agentSocketPath(LAB, 'a-1'))) as { peers: Array<{ node: string; fast?: Fast | null }> }
+      ).peers.find((p) => p.node === 'b-1')?.fast ?? undefined
+    // A flow to b-1 asks for the channel; the pool punches sockets over the punched connection in the background.
+    const { ms } = await waitFor('a-1 holds a punched fast socket to b-1', 15_000, async () => {
+      probe(LAB, 'web-a', `${POD['web-b']}:8080`, ['--count', '1'])
+      const f = await fastOf()
+      if ((f?.ready ?? 0) > 0) return true
+      throw new Error(`fast channel ${JSON.stringify(f ?? null)}`) // the reason, should this time out
+    })
+    const before = (await fastOf())!
+    const bytes = 64 * 1024 ** 2
+    const run = spawnSync(
+      'ip',
+      [
+        ...['netns', 'exec', `${LAB}.web-a`, process.execPath],
+        ...[`${REPO}packages/testlab/src/load/bulk-check.ts`, 'integrity', `${POD['web-b']}:8080`, String(bytes)],
+      ],
+      { encoding: 'utf8', timeout: 300_000 },
+    )
+    const r = JSON.parse((run.stdout ?? '').trim().split('\n').pop() || '{}') as Record<string, unknown>
+    const after = (await fastOf())!
+    console.log(
+      `punched fast socket ready ${Math.round(ms)} ms after asking; 64 MiB web-a -> web-b and back: ${JSON.stringify(r)}; a-1's fast channel to b-1 ${JSON.stringify(before)} -> ${JSON.stringify(after)}`,
+    )
+    expect(r).toMatchObject({ ok: true, bytes })
+    expect(after.address).toMatch(/\(punched\)$/)
+    expect(after.flows).toBeGreaterThan(before.flows)
+    expect(after.failures).toBe(0)
   })
 
   it('a symmetric-NAT site reaches every other site through the relay, 100 of 100, and says why', async () => {

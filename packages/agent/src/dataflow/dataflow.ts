@@ -134,21 +134,20 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
   const fast = deps.fast ?? null
   let fastServer: FastServer | null = null
   const punchRange = fast === null ? null : parsePunchPorts(config.mesh.fastPunchPorts)
-  /**
-   * Fast sockets to punched peers, each punched on demand over the punched libp2p connection (fast-punch). Both
-   * NATs must keep source ports: each side checks its own from the mesh port's observed mapping.
-   */
+  /** Fast sockets to punched peers, each punched on demand over the punched libp2p connection (fast-punch). */
   const punch: FastPunchDeps | null =
     punchRange === null
       ? null
       : {
           ports: createPunchPorts(punchRange.first, punchRange.last),
+          // The punch aims at the peer's NAT address and the port the peer punches from: right for NATs that keep
+          // source ports (Linux MASQUERADE does unless another host holds that port to that same destination; our
+          // observed mesh-port mapping may show a remap for exactly that reason, so it is no test). A symmetric NAT
+          // picks a new port per destination: no use trying. Any other miss fails the punch and the pool backs off.
           refusal: () => {
             const m = mesh.mapping()
             if (m === null || m.kind === 'unknown') return 'our NAT mapping is not known yet'
             if (m.kind === 'symmetric') return 'we are behind a symmetric NAT'
-            if (m.kind === 'cone' && m.port !== config.mesh.listenPort)
-              return `our NAT does not keep source ports (mesh port ${config.mesh.listenPort} maps to ${m.port})`
             return null
           },
         }

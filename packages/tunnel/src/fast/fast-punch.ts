@@ -10,8 +10,9 @@ import { punchConnect } from '../punch/punch-connect.ts'
  *   R (requester) -> S {type:punch, port}; S -> R {type:punch, port} or {type:refuse, reason}; R -> S {type:sync}.
  * S punches when sync arrives, R half an RTT (measured by the exchange) after sending it. Each side connects from
  * a port of its own punch range to the other's NAT address (the libp2p connection's remote IP) and the other's
- * port. Both NATs must keep source ports (a cone NAT that is Linux MASQUERADE does, when the port is free), which
- * each side checks of itself from its mesh port's observed mapping before it takes part. The requester is then the
+ * port. Both NATs must keep source ports (a cone NAT that is Linux MASQUERADE does, when the port is free); each
+ * side refuses when it knows it cannot (behind a symmetric NAT), and a punch that misses fails at its deadline. The
+ * requester is then the
  * TLS client (dialFast over the socket), the responder's fast listener adopts the socket as if it had accepted it.
  *
  * A 4-tuple cannot carry two connections, and a closed one waits in TIME_WAIT, so every socket takes a port of the
