@@ -82,8 +82,11 @@ async function oneFlow(
 ): Promise<{ mbps: number; cpuPct: number; senderCpuPct: number; receiverCpuPct: number; fast?: string }> {
   const [ip, port] = spec.iperfTarget
   try {
-    // On a direct path, whether iperf3's connections (control and data) took the fast channel or rode libp2p.
-    const pair = spec.via === 'direct' && spec.expect ? ([spec.expect[0], spec.expect[1]] as const) : null
+    // On a direct or punched path, whether iperf3's connections (control and data) took the fast channel or rode libp2p.
+    const pair =
+      (spec.via === 'direct' || spec.via === 'punched') && spec.expect
+        ? ([spec.expect[0], spec.expect[1]] as const)
+        : null
     const before = pair ? await fastCounters(...pair) : null
     const { value, cpuPct } = await withCpu(spec.forwarders(), () => iperf(spec.client, ip, port, O.seconds, 1))
     if (pair && before) {

@@ -113,10 +113,10 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = [
   {
     path: 'mesh.fastPunchPorts',
     type: str(),
-    default: '4100-4163',
+    default: '4100-4227',
     flag: '--fast-punch-ports',
     env: 'PODLINK_FAST_PUNCH_PORTS',
-    doc: 'Local ports (FIRST-LAST) for fast-channel sockets punched through NAT to punched peers; each socket holds one for its life plus 65 s. off: flows to punched peers stay on libp2p.',
+    doc: 'Local ports (FIRST-LAST) for fast-channel sockets punched through NAT to punched peers; each socket holds one for its life plus 65 s (TIME_WAIT), about 10 per punched peer in use. off: flows to punched peers stay on libp2p.',
   },
   {
     path: 'mesh.pskFile',

@@ -19,7 +19,10 @@ export interface FastPoolOptions {
    * data, a browser) took the last ready one of 2 before the refill landed in the bench.
    */
   readonly size?: number
-  /** A ready socket unused this long is closed (the listener waits 60 s for a header). Default 15000 ms. */
+  /**
+   * A ready socket unused this long is closed (the listener waits 60 s for a header). Default 45000 ms: each
+   * replacement costs a TLS handshake on both agents, and to a punched peer a punch port for 65 s more.
+   */
   readonly maxIdleMs?: number
   /** Sockets are kept ready while the peer had a flow this recently. Default 120000 ms. */
   readonly warmForMs?: number
@@ -109,7 +112,7 @@ interface Entry {
  */
 export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): FastPool {
   const size = options.size ?? 4
-  const maxIdleMs = options.maxIdleMs ?? 15_000
+  const maxIdleMs = options.maxIdleMs ?? 45_000
   const warmForMs = options.warmForMs ?? 120_000
   const retryMinMs = options.retryMinMs ?? 1_000
   const retryMaxMs = options.retryMaxMs ?? 60_000

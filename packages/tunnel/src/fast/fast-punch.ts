@@ -70,7 +70,7 @@ export function createPunchPorts(
   }
 }
 
-/** Parses `FIRST-LAST` (e.g. 4100-4163); empty or `off` is null (no punched fast sockets). */
+/** Parses `FIRST-LAST` (e.g. 4100-4227); empty or `off` is null (no punched fast sockets). */
 export function parsePunchPorts(text: string): { first: number; last: number } | null {
   const t = text.trim()
   if (t === '' || t === 'off') return null
