@@ -98,6 +98,40 @@ describe('the mesh through the agents on three sites (cone, cone, symmetric, pub
     expect(after.failures).toBe(0)
   })
 
+  it('a TCP flow to a relayed peer goes on a fast socket joined at the relay, TLS end to end: 64 MiB byte-identical', async () => {
+    type Fast = { address: string; flows: number; failures: number; ready: number; lastError: string | null }
+    const fastOf = async (): Promise<Fast | undefined> =>
+      (
+        (await readAgentStatus(agentSocketPath(LAB, 'c-1'))) as { peers: Array<{ node: string; fast?: Fast | null }> }
+      ).peers.find((p) => p.node === 'a-1')?.fast ?? undefined
+    const { ms } = await waitFor('c-1 holds a relayed fast socket to a-1', 15_000, async () => {
+      probe(LAB, 'web-c', `${POD['web-a']}:8080`, ['--count', '1'])
+      const f = await fastOf()
+      if ((f?.ready ?? 0) > 0) return true
+      throw new Error(`fast channel ${JSON.stringify(f ?? null)}`) // the reason, should this time out
+    })
+    const before = (await fastOf())!
+    const bytes = 64 * 1024 ** 2
+    const run = spawnSync(
+      'ip',
+      [
+        ...['netns', 'exec', `${LAB}.web-c`, process.execPath],
+        ...[`${REPO}packages/testlab/src/load/bulk-check.ts`, 'integrity', `${POD['web-a']}:8080`, String(bytes)],
+      ],
+      { encoding: 'utf8', timeout: 300_000 },
+    )
+    const r = JSON.parse((run.stdout ?? '').trim().split('\n').pop() || '{}') as Record<string, unknown>
+    const after = (await fastOf())!
+    console.log(
+      `relayed fast socket ready ${Math.round(ms)} ms after asking; 64 MiB web-c -> web-a and back: ${JSON.stringify(r)}; c-1's fast channel to a-1 ${JSON.stringify(before)} -> ${JSON.stringify(after)}`,
+    )
+    expect(r).toMatchObject({ ok: true, bytes })
+    expect(after.address).toMatch(/\(relay\)$/)
+    expect(after.flows).toBeGreaterThan(before.flows)
+    expect(after.failures, `refills failing: ${after.lastError}`).toBe(0)
+    expect((await peers('c-1')).find((p) => p.node === 'a-1')?.path).toBe('relay')
+  })
+
   it('a symmetric-NAT site reaches every other site through the relay, 100 of 100, and says why', async () => {
     for (const to of ['web-a', 'web-b', 'web-0'] as const) {
       expect(probe(LAB, 'web-c', `${POD[to]}:8080`, ['--count', '100', '--timeout', '3000'])).toMatchObject({

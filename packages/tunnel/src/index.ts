@@ -24,6 +24,13 @@ export {
   parsePunchPorts,
   punchFastSocket,
 } from './fast/fast-punch.ts'
+export {
+  createFastRelayHandler,
+  FAST_RELAY_PROTOCOL,
+  type FastRelayServer,
+  relayFastSocket,
+  startFastRelayServer,
+} from './fast/fast-relay.ts'
 export { openFastFlow } from './fast/open-fast-flow.ts'
 export { fixedDecoder, readSocketPrefix } from './fast/read-socket-prefix.ts'
 export { checkExit, type ExitDestination, type ExitPolicy, endpointKey } from './flow/check-exit.ts'

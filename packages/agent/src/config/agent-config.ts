@@ -13,6 +13,7 @@ export interface AgentConfig {
     readonly listenPort: number
     readonly fastPath: boolean
     readonly fastPort: number
+    readonly fastRelayPort: number
     /** FIRST-LAST, or off. */
     readonly fastPunchPorts: string
     readonly pskFile: string

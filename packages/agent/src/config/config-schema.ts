@@ -111,6 +111,14 @@ export const CONFIG_SCHEMA: readonly OptionSpec[] = [
     doc: 'TCP port of the fast-channel listener (published on the Node as podlink.io/fast-port). Not mesh.listenPort + 1 or + 2: public nodes listen there for NAT observation.',
   },
   {
+    path: 'mesh.fastRelayPort',
+    type: port,
+    default: 4005,
+    flag: '--fast-relay-port',
+    env: 'PODLINK_FAST_RELAY_PORT',
+    doc: "TCP port on relay nodes where the two legs of a relayed fast-channel socket meet (plain TCP, joined by a one-time token; the fast channel's TLS runs end to end over them).",
+  },
+  {
     path: 'mesh.fastPunchPorts',
     type: str(),
     default: '4100-4227',

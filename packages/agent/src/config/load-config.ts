@@ -206,10 +206,20 @@ function crossCheck(c: AgentConfig, problems: string[]): void {
     problems.push(
       `mesh.fastPort: ${c.mesh.fastPort} is already used by another listener (mesh.listenPort, the NAT observe ports ${observePorts.join(' and ')}, capture or metrics)`,
     )
+  if (
+    c.mesh.fastPath &&
+    [c.mesh.listenPort, ...observePorts, tcpPort, udpPort, c.metrics.port, c.mesh.fastPort].includes(
+      c.mesh.fastRelayPort,
+    )
+  )
+    problems.push(`mesh.fastRelayPort: ${c.mesh.fastRelayPort} is already used by another listener`)
   if (c.mesh.fastPath) {
     try {
       const r = parsePunchPorts(c.mesh.fastPunchPorts)
-      const listeners = [c.mesh.listenPort, ...observePorts, tcpPort, udpPort, c.metrics.port, c.mesh.fastPort]
+      const listeners = [
+        ...[c.mesh.listenPort, ...observePorts, tcpPort, udpPort, c.metrics.port],
+        ...[c.mesh.fastPort, c.mesh.fastRelayPort],
+      ]
       const clash = r === null ? undefined : listeners.find((p) => p >= r.first && p <= r.last)
       if (clash !== undefined)
         problems.push(`mesh.fastPunchPorts: ${c.mesh.fastPunchPorts} holds ${clash}, a port another listener uses`)

@@ -26,6 +26,7 @@ import {
   type OpenFlowStream,
   proxyTcp,
   socketFlowStream,
+  splice,
   systemTimers,
   type UdpProxy,
 } from '@podlink/proxy'
@@ -33,16 +34,19 @@ import {
   createDatagramDecoder,
   createFastPool,
   createFastPunchHandler,
+  createFastRelayHandler,
   createFlowHandler,
   createPunchPorts,
   dialFast,
   encodeDatagram,
   endpointKey,
   FAST_PUNCH_PROTOCOL,
+  FAST_RELAY_PROTOCOL,
   type FastCredentials,
   type FastPeerStatus,
   type FastPool,
   type FastPunchDeps,
+  type FastRelayServer,
   type FastServer,
   FLOW_PROTOCOL,
   FlowProtocolError,
@@ -54,7 +58,9 @@ import {
   parsePunchPorts,
   punchFastSocket,
   readFlowResponse,
+  relayFastSocket,
   rstClose,
+  startFastRelayServer,
   startFastServer,
 } from '@podlink/tunnel'
 import type { AgentConfig } from '../config/agent-config.ts'
@@ -133,6 +139,7 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
 
   const fast = deps.fast ?? null
   let fastServer: FastServer | null = null
+  let fastRelay: FastRelayServer | null = null
   const punchRange = fast === null ? null : parsePunchPorts(config.mesh.fastPunchPorts)
   /** Fast sockets to punched peers, each punched on demand over the punched libp2p connection (fast-punch). */
   const punch: FastPunchDeps | null =
@@ -156,9 +163,15 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
       ? null
       : createFastPool(async (peer, host, port, signal, session) => {
           const resume = session ? { session } : {}
-          if (port !== 0) return dialFast({ host, port, peer, credentials: fast.credentials, signal, ...resume })
-          // Port 0: a punched peer (see fastTarget); the punch runs over its punched libp2p connection.
+          if (port > 0) return dialFast({ host, port, peer, credentials: fast.credentials, signal, ...resume })
           const conn = await mesh.connectionFor(peer, signal)
+          // Port -1: a peer reached through a relay; two TCP legs the relay joins, TLS end to end (see fastTarget).
+          if (port === -1) {
+            if (!isRelayed(conn)) throw new PodlinkError('FAST_RELAY_REFUSED', 'The peer is no longer relayed')
+            const socket = await relayFastSocket(node.libp2p, conn, signal)
+            return dialFast({ host, port, socket, peer, credentials: fast.credentials, signal, ...resume })
+          }
+          // Port 0: a punched peer (see fastTarget); the punch runs over its punched libp2p connection.
           if (isRelayed(conn) || punch === null)
             throw new PodlinkError('FAST_PUNCH_REFUSED', 'Cannot punch a fast socket without a punched connection')
           const socket = await punchFastSocket(punch, conn, signal)
@@ -171,10 +184,15 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
    * as we know), and a Node that publishes a fast port.
    */
   const fastTarget = (peer: string, conn: Connection, protocol: string): { host: string; port: number } | null => {
-    if (fastPool === null || protocol !== 'tcp' || isRelayed(conn)) return null
+    if (fastPool === null || protocol !== 'tcp') return null
     const host = conn.remoteAddr.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value
     if (host === undefined) return null
     const path = pathOf(peer)
+    // A relayed peer's fast sockets go through the same relay (host: the relay's IP; port -1 tells the dial).
+    if (isRelayed(conn))
+      return path === 'relay' && fastPortOf(deps.view().nodes.get(nodeOfPeer(peer))) !== null
+        ? { host, port: -1 }
+        : null
     // A punched peer's fast sockets are punched too (port 0 tells the pool's dial); its Node must run a fast
     // listener (the published fast port says so), which adopts the punched socket.
     if (path === 'punched')
@@ -280,8 +298,30 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
           (socket, peer) => void handler.handleSocket(socket, peer),
         )
         log.info({ port: fastServer.port }, 'fast channel listening')
+        const server = fastServer
+        if (node.relayServer) {
+          fastRelay = await startFastRelayServer({
+            port: config.mesh.fastRelayPort,
+            // Plain TCP legs carrying the ends' TLS: joined socket to socket, reads lent (no allocation per read).
+            splice: (a, b) => {
+              void splice(socketFlowStream(a, { reset: rstClose }), socketFlowStream(b, { reset: rstClose }), {
+                timers: systemTimers,
+                idleTimeoutMs: 0,
+              }).done
+            },
+          })
+          log.info({ port: fastRelay.port }, 'fast relay listening')
+        }
+        await node.libp2p.handle(
+          FAST_RELAY_PROTOCOL,
+          createFastRelayHandler({
+            libp2p: node.libp2p,
+            relay: () => fastRelay,
+            adopt: (socket) => server.adopt(socket),
+            accepting: () => true,
+          }),
+        )
         if (punch !== null) {
-          const server = fastServer
           await node.libp2p.handle(
             FAST_PUNCH_PROTOCOL,
             createFastPunchHandler(punch, (socket) => server.adopt(socket)),
@@ -368,6 +408,8 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
       await Promise.all(udp.map((u) => u.close()))
       fastPool?.close()
       if (punch !== null && fastServer !== null) await node.libp2p.unhandle(FAST_PUNCH_PROTOCOL).catch(() => undefined)
+      if (fastServer !== null) await node.libp2p.unhandle(FAST_RELAY_PROTOCOL).catch(() => undefined)
+      await fastRelay?.close()
       await fastServer?.close()
       await node.libp2p.unhandle(FLOW_PROTOCOL)
     },

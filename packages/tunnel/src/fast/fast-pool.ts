@@ -29,7 +29,10 @@ export interface FastPoolOptions {
   /** Backoff after a failed dial: this, doubling per failure, up to retryMaxMs. Defaults 1000 and 60000 ms. */
   readonly retryMinMs?: number
   readonly retryMaxMs?: number
-  /** One dial's limit. Default 3000 ms. */
+  /**
+   * One dial's limit. Default 8000 ms: a punched or relayed dial is a signalling exchange, a punch or two legs and a
+   * TLS handshake, and behind a bulk flow that fills the same links the exchange waits in their queues.
+   */
   readonly dialTimeoutMs?: number
   /**
    * Dials per peer per second at most. Each ready socket costs a TLS handshake (signatures, certificate checks) on
@@ -116,7 +119,7 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
   const warmForMs = options.warmForMs ?? 120_000
   const retryMinMs = options.retryMinMs ?? 1_000
   const retryMaxMs = options.retryMaxMs ?? 60_000
-  const dialTimeoutMs = options.dialTimeoutMs ?? 3_000
+  const dialTimeoutMs = options.dialTimeoutMs ?? 8_000
   const maxDialsPerSecond = options.maxDialsPerSecond ?? 20
   const refillDelayMs = options.refillDelayMs ?? 25
   const refillQuietMs = options.refillQuietMs ?? 50
@@ -256,8 +259,9 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
       const out = new Map<string, FastPeerStatus>()
       for (const [peer, e] of entries)
         out.set(peer, {
-          // Port 0: sockets punched through the peer's NAT (fast-punch), from its NAT address.
-          address: e.port === 0 ? `${e.host} (punched)` : `${e.host}:${e.port}`,
+          // Port 0: sockets punched through the peer's NAT (fast-punch); -1: joined at a relay (fast-relay).
+          address:
+            e.port === 0 ? `${e.host} (punched)` : e.port === -1 ? `via ${e.host} (relay)` : `${e.host}:${e.port}`,
           ready: e.ready.length,
           dialing: e.dialing,
           taken: e.taken,
