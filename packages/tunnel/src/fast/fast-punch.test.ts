@@ -43,7 +43,7 @@ describe('punch ports', () => {
 })
 
 describe('fast punch (two tunnel nodes on loopback)', () => {
-  async function pair(responderRefusal: string | null = null) {
+  async function pair(responderRefusal: string | null = null, responder: Partial<FastPunchDeps> = {}) {
     const psk = randomBytes(32)
     const base = { listen: ['/ip4/127.0.0.1/tcp/0'], publicRanges: ['127.0.0.0/8'] }
     const ka = await generateKeyPair('Ed25519')
@@ -99,6 +99,7 @@ describe('fast punch (two tunnel nodes on loopback)', () => {
       ports: createPunchPorts(41020, 41023),
       refusal: () => responderRefusal,
       connect: responderConnect,
+      ...responder,
     }
     await b.libp2p.handle(
       FAST_PUNCH_PROTOCOL,
@@ -155,5 +156,16 @@ describe('fast punch (two tunnel nodes on loopback)', () => {
     }
     await expect(punchFastSocket(deps, conn, AbortSignal.timeout(5000))).rejects.toThrow(/keep source ports/)
     expect(deps.ports.busy()).toBe(0)
+  })
+
+  it('a responder runs at most maxPerPeer punches of one peer at once', async () => {
+    // The responder's punches never complete: its first one is still running when the second request comes.
+    const { conn, mine } = await pair(null, { maxPerPeer: 1, connect: () => new Promise<never>(() => {}) })
+    const first = punchFastSocket(mine, conn, AbortSignal.timeout(1500)).catch((e: Error) => e)
+    await new Promise((r) => setTimeout(r, 300))
+    await expect(punchFastSocket(mine, conn, AbortSignal.timeout(1500))).rejects.toThrow(/1 punches from this peer/)
+    // (The test's own join hands the requester its end whatever the responder does.)
+    const got = await first
+    if (!(got instanceof Error)) got.destroy()
   })
 })

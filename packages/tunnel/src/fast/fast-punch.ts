@@ -88,6 +88,8 @@ export interface FastPunchDeps {
   refusal(): string | null
   /** One punch's limit. Default 3000 ms. */
   readonly deadlineMs?: number
+  /** Punches one peer may have running at once as the responder. Default 8. */
+  readonly maxPerPeer?: number
   /** The simultaneous open (punchConnect; a test on one host, where SYNs never cross, joins the two ends itself). */
   readonly connect?: typeof punchConnect
 }
@@ -154,11 +156,22 @@ export function createFastPunchHandler(
   deps: FastPunchDeps,
   adopt: (socket: net.Socket) => void,
 ): (stream: Stream, connection: Connection) => Promise<void> {
+  // Punches one peer may have running here at once: a member asking in a loop cannot take every punch port.
+  const running = new Map<string, number>()
+  const maxPerPeer = deps.maxPerPeer ?? 8
   return async (stream, connection) => {
     const signal = AbortSignal.timeout(10_000)
     const lines = jsonLines(stream)
+    const peer = connection.remotePeer.toString()
     let port: number | null = null
     let socket: net.Socket | null = null
+    const mine = running.get(peer) ?? 0
+    if (mine >= maxPerPeer) {
+      lines.write({ type: 'refuse', reason: `${maxPerPeer} punches from this peer are already running` })
+      await closeQuietly(stream)
+      return
+    }
+    running.set(peer, mine + 1)
     try {
       const request = await lines.read(signal)
       const host = ipOf(connection)
@@ -179,16 +192,19 @@ export function createFastPunchHandler(
       lines.write({ type: 'punch', port })
       const sync = await lines.read(signal)
       if (sync.type !== 'sync') return
-      const mine = port
+      const local = port
       socket = await (deps.connect ?? punchConnect)(
-        { localPort: mine, remoteHost: host!, remotePort: request.port, deadlineMs: deps.deadlineMs ?? 3_000 },
+        { localPort: local, remoteHost: host!, remotePort: request.port, deadlineMs: deps.deadlineMs ?? 3_000 },
         signal,
       )
-      socket.once('close', () => deps.ports.release(mine))
+      socket.once('close', () => deps.ports.release(local))
       adopt(socket)
     } catch {
       // The requester's punch fails at its deadline and says why.
     } finally {
+      const left = (running.get(peer) ?? 1) - 1
+      if (left === 0) running.delete(peer)
+      else running.set(peer, left)
       if (port !== null && socket === null) deps.ports.release(port)
       await closeQuietly(stream)
     }

@@ -149,4 +149,21 @@ describe('fast relay (three tunnel nodes on loopback)', () => {
     expect(await closed(randomBytes(16))).toBeLessThan(1000)
     expect(await closed(null)).toBeGreaterThanOrEqual(4900)
   }, 10_000)
+
+  it('caps the joins one requester may have pending, and all of them', async () => {
+    const relay = await startFastRelayServer({
+      port: 0,
+      host: '127.0.0.1',
+      maxPending: 3,
+      maxPendingPerPeer: 2,
+      splice: () => {},
+    })
+    stops.push(() => relay.close())
+    relay.expect(randomBytes(16), 'peer-a')
+    relay.expect(randomBytes(16), 'peer-a')
+    expect(() => relay.expect(randomBytes(16), 'peer-a')).toThrow(/2 joins of this peer/)
+    relay.expect(randomBytes(16), 'peer-b')
+    expect(() => relay.expect(randomBytes(16), 'peer-c')).toThrow(/3 joins are pending/)
+    expect(relay.status().pending).toBe(3)
+  })
 })

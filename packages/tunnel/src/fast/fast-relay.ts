@@ -24,16 +24,17 @@ export interface FastRelayServer {
   readonly port: number
   /** Tokens handed out and not yet joined, and joined pairs open now. */
   status(): { pending: number; joined: number }
-  /** Expect the two legs of a pair (R's and T's) with this token, for `ttlMs`. */
-  expect(token: Buffer, ttlMs?: number): void
+  /** Expect the two legs of a pair (R's and T's) with this token, for `ttlMs`, asked by `requester`. */
+  expect(token: Buffer, requester: string, ttlMs?: number): void
   close(): Promise<void>
 }
 
 export interface FastRelayServerOptions {
   readonly port: number
   readonly host?: string
-  /** Tokens waiting at once (a requester cannot fill the relay). Default 1024. */
+  /** Tokens waiting at once, in all and per requester (one member cannot fill the relay). Defaults 1024, 64. */
   readonly maxPending?: number
+  readonly maxPendingPerPeer?: number
   /** Join two sockets both ways until both end (the proxy's splice); the relay owns neither after. */
   readonly splice: (a: net.Socket, b: net.Socket) => void
 }
@@ -41,7 +42,18 @@ export interface FastRelayServerOptions {
 /** The relay's plain-TCP listener that joins legs by token. */
 export async function startFastRelayServer(options: FastRelayServerOptions): Promise<FastRelayServer> {
   const maxPending = options.maxPending ?? 1024
-  const pending = new Map<string, { first: net.Socket | null; timer: NodeJS.Timeout }>()
+  const maxPerPeer = options.maxPendingPerPeer ?? 64
+  const pending = new Map<string, { first: net.Socket | null; timer: NodeJS.Timeout; requester: string }>()
+  const perPeer = new Map<string, number>()
+  const settle = (key: string): void => {
+    const p = pending.get(key)
+    if (p === undefined) return
+    clearTimeout(p.timer)
+    pending.delete(key)
+    const left = (perPeer.get(p.requester) ?? 1) - 1
+    if (left === 0) perPeer.delete(p.requester)
+    else perPeer.set(p.requester, left)
+  }
   const open = new Set<net.Socket>()
   let joined = 0
   const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => {
@@ -69,8 +81,7 @@ export async function startFastRelayServer(options: FastRelayServerOptions): Pro
         p.first = socket
         return
       }
-      clearTimeout(p.timer)
-      pending.delete(key)
+      settle(key)
       joined++
       let left = 2
       const done = (): void => {
@@ -94,15 +105,22 @@ export async function startFastRelayServer(options: FastRelayServerOptions): Pro
   return {
     port: (server.address() as net.AddressInfo).port,
     status: () => ({ pending: pending.size, joined }),
-    expect(token, ttlMs = 10_000) {
+    expect(token, requester, ttlMs = 10_000) {
       if (pending.size >= maxPending)
         throw new PodlinkError('FAST_RELAY_BUSY', `Cannot relay a fast socket as ${maxPending} joins are pending`)
+      const mine = perPeer.get(requester) ?? 0
+      if (mine >= maxPerPeer)
+        throw new PodlinkError(
+          'FAST_RELAY_BUSY',
+          `Cannot relay a fast socket as ${maxPerPeer} joins of this peer are pending`,
+        )
       const key = token.toString('hex')
       const timer = setTimeout(() => {
         pending.get(key)?.first?.destroy()
-        pending.delete(key)
+        settle(key)
       }, ttlMs).unref()
-      pending.set(key, { first: null, timer })
+      pending.set(key, { first: null, timer, requester })
+      perPeer.set(requester, mine + 1)
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -218,7 +236,7 @@ export function createFastRelayHandler(deps: FastRelayDeps): (stream: Stream, co
           return
         }
         const token = randomBytes(TOKEN_BYTES)
-        relay.expect(token)
+        relay.expect(token, connection.remotePeer.toString())
         const join = await target.newStream(FAST_RELAY_PROTOCOL, { signal })
         try {
           const jl = jsonLines(join)
