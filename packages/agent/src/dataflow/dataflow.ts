@@ -207,7 +207,13 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
     const target = fastTarget(peer, conn, request.protocol)
     const socket = target === null ? null : fastPool!.take(peer, target.host, target.port)
     if (socket !== null) {
-      const answer = openFastFlow(socket, request, { signal })
+      const answer = openFastFlow(socket, request, { signal }).catch((err: unknown) => {
+        if (signal.aborted) throw err
+        // The ready socket was dead (reset or closed before any answer): drop its siblings, and let the proxy try
+        // this same endpoint once more (FLOW_CHANNEL_STALE), which then rides libp2p or a fresh socket.
+        fastPool!.stale(peer)
+        throw new PodlinkError('FLOW_CHANNEL_STALE', `The fast socket to ${nodeOfPeer(peer)} was dead`, { cause: err })
+      })
       return { stream: socketFlowStream(socket, { reset: rstClose }), answer }
     }
     flowOpened(

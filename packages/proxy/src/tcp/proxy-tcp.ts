@@ -99,6 +99,7 @@ export async function proxyTcp(
   const setup = holdFirstBytes(client, options.firstBytesLimit ?? 64 * 1024)
   const failed = new Set<string>()
   let attempts = 0
+  let staleRetried = false
   let lastError: Error | null = null
   try {
     while (attempts < maxAttempts && setup.clientError === null) {
@@ -136,6 +137,11 @@ export async function proxyTcp(
         const error = setup.clientError ?? (signal.aborted ? asError(signal.reason) : asError(err))
         stream?.abort(error)
         lastError = error
+        // A dead pooled channel (FLOW_CHANNEL_STALE) says nothing about the endpoint: it is tried once more.
+        if ((error as { code?: string }).code === 'FLOW_CHANNEL_STALE' && !staleRetried) {
+          staleRetried = true
+          continue
+        }
         failed.add(id)
         if (setup.clientError === null) deps.balancer.reportFailure(candidate.endpoint)
         continue

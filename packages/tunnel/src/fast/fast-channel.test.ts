@@ -249,6 +249,31 @@ describe('fast pool', () => {
     }
   })
 
+  it('a stale peer: its ready sockets are closed and fresh ones dialled', async () => {
+    const [a, b] = [await creds(), await creds()]
+    const { server } = await serve(b, [a.peerId])
+    let dials = 0
+    const pool = createFastPool(
+      (peer, host, port, signal) => {
+        dials++
+        return dialFast({ host, port, peer, credentials: a, signal })
+      },
+      { size: 2 },
+    )
+    try {
+      pool.take(b.peerId, '127.0.0.1', server.port)
+      await until(() => pool.status().get(b.peerId)?.ready === 2)
+      expect(dials).toBe(2)
+      pool.stale(b.peerId)
+      expect(pool.status().get(b.peerId)?.ready).toBe(0)
+      await until(() => pool.status().get(b.peerId)?.ready === 2)
+      expect(dials).toBe(4)
+      await until(() => server.sockets().get(a.peerId) === 2) // the two old ones are gone at the listener too
+    } finally {
+      pool.close()
+    }
+  })
+
   it('backs off a peer whose listener refuses, and says why', async () => {
     const a = await creds()
     const closed = net.createServer()

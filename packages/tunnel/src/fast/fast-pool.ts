@@ -77,6 +77,11 @@ export interface FastPool {
   status(): Map<string, FastPeerStatus>
   /** Close the peer's ready sockets and stop dialling it (it left, or its path is no longer direct). */
   forget(peer: string): void
+  /**
+   * A socket taken from the pool was dead (reset or closed before the exit answered: the peer's agent restarted, a
+   * NAT between us forgot the mapping): the other ready ones most likely are too. Close them and dial fresh ones.
+   */
+  stale(peer: string): void
   close(): void
 }
 
@@ -270,6 +275,15 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
           lastError: e.lastError,
         })
       return out
+    },
+    stale(peer) {
+      const entry = entries.get(peer)
+      if (entry === undefined) return
+      for (const r of entry.ready.splice(0)) {
+        clearTimeout(r.timer)
+        r.socket.destroy()
+      }
+      fill(peer, entry)
     },
     forget(peer) {
       const entry = entries.get(peer)
