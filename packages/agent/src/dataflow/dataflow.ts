@@ -118,6 +118,9 @@ export interface Dataflow {
   refresh(): void
 }
 
+/** Least time the exit's answer on a fast socket is awaited before the socket counts as dead (4 RTT if longer). */
+const FAST_ANSWER_MIN_MS = 750
+
 export function createDataflow(deps: DataflowDeps): Dataflow {
   const { config, log, node, mesh } = deps
   const mark = config.dataplane.bypassMark
@@ -207,12 +210,23 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
     const target = fastTarget(peer, conn, request.protocol)
     const socket = target === null ? null : fastPool!.take(peer, target.host, target.port)
     if (socket !== null) {
-      const answer = openFastFlow(socket, request, { signal }).catch((err: unknown) => {
+      // A ready socket can be dead without knowing it: reset, or silently dropped by a NAT that forgot its mapping
+      // (a stateful router drops the peer's packets). So the exit's answer gets a deadline of its own, a few round
+      // trips, well inside the flow's connect timeout.
+      const rtt = mesh.peers().find((p) => p.peerId === peer)?.rttMs ?? null
+      const deadlineMs = Math.max(FAST_ANSWER_MIN_MS, 4 * (rtt ?? FAST_ANSWER_MIN_MS))
+      const answerSignal = AbortSignal.any([signal, AbortSignal.timeout(deadlineMs)])
+      const answer = openFastFlow(socket, request, { signal: answerSignal }).catch((err: unknown) => {
         if (signal.aborted) throw err
-        // The ready socket was dead (reset or closed before any answer): drop its siblings, and let the proxy try
-        // this same endpoint once more (FLOW_CHANNEL_STALE), which then rides libp2p or a fresh socket.
+        // Dead (reset, closed or silent before any answer): drop its siblings, and let the proxy try this same
+        // endpoint once more (FLOW_CHANNEL_STALE), which then rides libp2p or a fresh socket.
         fastPool!.stale(peer)
-        throw new PodlinkError('FLOW_CHANNEL_STALE', `The fast socket to ${nodeOfPeer(peer)} was dead`, { cause: err })
+        socket.destroy()
+        throw new PodlinkError(
+          'FLOW_CHANNEL_STALE',
+          `The fast socket to ${nodeOfPeer(peer)} gave no answer in ${deadlineMs} ms or died`,
+          { cause: err },
+        )
       })
       return { stream: socketFlowStream(socket, { reset: rstClose }), answer }
     }
