@@ -26,6 +26,45 @@ const peers = async (node: string): Promise<Peer[]> =>
 const podlink = (node: string, ...args: string[]) =>
   labCli(['exec', '--lab', LAB, node, '--', process.execPath, 'packages/cli/src/main.ts', ...args])
 
+type Fast = { address: string; flows: number; failures: number; ready: number; lastError: string | null }
+
+/**
+ * 64 MiB echoed from pod `from` to pod `to` once `from.node` holds a ready fast socket to `to.node` (probes ask for
+ * one until then); checks the bytes and returns that fast channel's status before and after.
+ */
+async function bulkOnFastChannel(
+  from: { pod: 'web-a' | 'web-c'; node: string },
+  to: { pod: 'web-a' | 'web-b'; node: string },
+): Promise<{ before: Fast; after: Fast }> {
+  const fastOf = async (): Promise<Fast | undefined> =>
+    (
+      (await readAgentStatus(agentSocketPath(LAB, from.node))) as { peers: Array<{ node: string; fast?: Fast | null }> }
+    ).peers.find((p) => p.node === to.node)?.fast ?? undefined
+  const { ms } = await waitFor(`${from.node} holds a fast socket to ${to.node}`, 15_000, async () => {
+    probe(LAB, from.pod, `${POD[to.pod]}:8080`, ['--count', '1'])
+    const f = await fastOf()
+    if ((f?.ready ?? 0) > 0) return true
+    throw new Error(`fast channel ${JSON.stringify(f ?? null)}`) // the reason, should this time out
+  })
+  const before = (await fastOf())!
+  const bytes = 64 * 1024 ** 2
+  const run = spawnSync(
+    'ip',
+    [
+      ...['netns', 'exec', `${LAB}.${from.pod}`, process.execPath],
+      ...[`${REPO}packages/testlab/src/load/bulk-check.ts`, 'integrity', `${POD[to.pod]}:8080`, String(bytes)],
+    ],
+    { encoding: 'utf8', timeout: 300_000 },
+  )
+  const r = JSON.parse((run.stdout ?? '').trim().split('\n').pop() || '{}') as Record<string, unknown>
+  const after = (await fastOf())!
+  console.log(
+    `fast socket ${from.node} -> ${to.node} ready ${Math.round(ms)} ms after asking; 64 MiB ${from.pod} -> ${to.pod} and back: ${JSON.stringify(r)}; fast channel ${JSON.stringify(before)} -> ${JSON.stringify(after)}`,
+  )
+  expect(r).toMatchObject({ ok: true, bytes })
+  return { before, after }
+}
+
 describe('the mesh through the agents on three sites (cone, cone, symmetric, public relay)', () => {
   beforeAll(() => {
     labCli(['down', LAB])
@@ -65,67 +104,15 @@ describe('the mesh through the agents on three sites (cone, cone, symmetric, pub
   })
 
   it('a TCP flow to the punched peer goes on a fast socket punched for it: 64 MiB byte-identical', async () => {
-    type Fast = { address: string; flows: number; failures: number; ready: number; lastError: string | null }
-    const fastOf = async (): Promise<Fast | undefined> =>
-      (
-        (await readAgentStatus(agentSocketPath(LAB, 'a-1'))) as { peers: Array<{ node: string; fast?: Fast | null }> }
-      ).peers.find((p) => p.node === 'b-1')?.fast ?? undefined
     // A flow to b-1 asks for the channel; the pool punches sockets over the punched connection in the background.
-    const { ms } = await waitFor('a-1 holds a punched fast socket to b-1', 15_000, async () => {
-      probe(LAB, 'web-a', `${POD['web-b']}:8080`, ['--count', '1'])
-      const f = await fastOf()
-      if ((f?.ready ?? 0) > 0) return true
-      throw new Error(`fast channel ${JSON.stringify(f ?? null)}`) // the reason, should this time out
-    })
-    const before = (await fastOf())!
-    const bytes = 64 * 1024 ** 2
-    const run = spawnSync(
-      'ip',
-      [
-        ...['netns', 'exec', `${LAB}.web-a`, process.execPath],
-        ...[`${REPO}packages/testlab/src/load/bulk-check.ts`, 'integrity', `${POD['web-b']}:8080`, String(bytes)],
-      ],
-      { encoding: 'utf8', timeout: 300_000 },
-    )
-    const r = JSON.parse((run.stdout ?? '').trim().split('\n').pop() || '{}') as Record<string, unknown>
-    const after = (await fastOf())!
-    console.log(
-      `punched fast socket ready ${Math.round(ms)} ms after asking; 64 MiB web-a -> web-b and back: ${JSON.stringify(r)}; a-1's fast channel to b-1 ${JSON.stringify(before)} -> ${JSON.stringify(after)}`,
-    )
-    expect(r).toMatchObject({ ok: true, bytes })
+    const { before, after } = await bulkOnFastChannel({ pod: 'web-a', node: 'a-1' }, { pod: 'web-b', node: 'b-1' })
     expect(after.address).toMatch(/\(punched\)$/)
     expect(after.flows).toBeGreaterThan(before.flows)
-    expect(after.failures).toBe(0)
+    expect(after.failures, `refills failing: ${after.lastError}`).toBe(0)
   })
 
   it('a TCP flow to a relayed peer goes on a fast socket joined at the relay, TLS end to end: 64 MiB byte-identical', async () => {
-    type Fast = { address: string; flows: number; failures: number; ready: number; lastError: string | null }
-    const fastOf = async (): Promise<Fast | undefined> =>
-      (
-        (await readAgentStatus(agentSocketPath(LAB, 'c-1'))) as { peers: Array<{ node: string; fast?: Fast | null }> }
-      ).peers.find((p) => p.node === 'a-1')?.fast ?? undefined
-    const { ms } = await waitFor('c-1 holds a relayed fast socket to a-1', 15_000, async () => {
-      probe(LAB, 'web-c', `${POD['web-a']}:8080`, ['--count', '1'])
-      const f = await fastOf()
-      if ((f?.ready ?? 0) > 0) return true
-      throw new Error(`fast channel ${JSON.stringify(f ?? null)}`) // the reason, should this time out
-    })
-    const before = (await fastOf())!
-    const bytes = 64 * 1024 ** 2
-    const run = spawnSync(
-      'ip',
-      [
-        ...['netns', 'exec', `${LAB}.web-c`, process.execPath],
-        ...[`${REPO}packages/testlab/src/load/bulk-check.ts`, 'integrity', `${POD['web-a']}:8080`, String(bytes)],
-      ],
-      { encoding: 'utf8', timeout: 300_000 },
-    )
-    const r = JSON.parse((run.stdout ?? '').trim().split('\n').pop() || '{}') as Record<string, unknown>
-    const after = (await fastOf())!
-    console.log(
-      `relayed fast socket ready ${Math.round(ms)} ms after asking; 64 MiB web-c -> web-a and back: ${JSON.stringify(r)}; c-1's fast channel to a-1 ${JSON.stringify(before)} -> ${JSON.stringify(after)}`,
-    )
-    expect(r).toMatchObject({ ok: true, bytes })
+    const { before, after } = await bulkOnFastChannel({ pod: 'web-c', node: 'c-1' }, { pod: 'web-a', node: 'a-1' })
     expect(after.address).toMatch(/\(relay\)$/)
     expect(after.flows).toBeGreaterThan(before.flows)
     expect(after.failures, `refills failing: ${after.lastError}`).toBe(0)

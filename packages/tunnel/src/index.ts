@@ -64,7 +64,7 @@ export {
   MAX_FLOW_HEADER_BYTES,
 } from './flow/flow-types.ts'
 export { openFlow, readFlowResponse } from './flow/open-flow.ts'
-export { bestConnection, isRelayed, pathKind, relayOf } from './mesh/connection-path.ts'
+export { bestConnection, connectionIp, isRelayed, pathKind, relayOf } from './mesh/connection-path.ts'
 export { createMesh, type Mesh, type MeshDeps, type MeshOptions, type MeshPeer } from './mesh/create-mesh.ts'
 export {
   createMeshNode,

@@ -31,6 +31,7 @@ import {
   type UdpProxy,
 } from '@podlink/proxy'
 import {
+  connectionIp,
   createDatagramDecoder,
   createFastPool,
   createFastPunchHandler,
@@ -182,39 +183,35 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
         })
 
   /**
-   * Where the peer's fast listener is, when this flow may use it: a TCP flow, a peer reached over a direct
-   * connection we dialled ourselves (so its address is dialable from here; a punched or inbound one is not, as far
-   * as we know), and a Node that publishes a fast port.
+   * How this flow may reach the peer's fast listener, if at all: a TCP flow to a Node that publishes a fast port,
+   * over the path the mesh uses. Direct: dialled at the port, only over a connection we dialled ourselves (so the
+   * address is dialable from here). Punched: port 0, each socket punched too. Relayed: port -1, host the relay's IP.
    */
-  const fastTarget = (peer: string, conn: Connection, protocol: string): { host: string; port: number } | null => {
+  const fastTarget = (
+    peer: string,
+    conn: Connection,
+    path: string | undefined,
+    protocol: string,
+  ): { host: string; port: number } | null => {
     if (fastPool === null || protocol !== 'tcp') return null
-    const host = conn.remoteAddr.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value
-    if (host === undefined) return null
-    const path = pathOf(peer)
-    // A relayed peer's fast sockets go through the same relay (host: the relay's IP; port -1 tells the dial).
-    if (isRelayed(conn))
-      return path === 'relay' && fastPortOf(deps.view().nodes.get(nodeOfPeer(peer))) !== null
-        ? { host, port: -1 }
-        : null
-    // A punched peer's fast sockets are punched too (port 0 tells the pool's dial); its Node must run a fast
-    // listener (the published fast port says so), which adopts the punched socket.
-    if (path === 'punched')
-      return punch !== null && fastPortOf(deps.view().nodes.get(nodeOfPeer(peer))) !== null ? { host, port: 0 } : null
-    if (path !== 'direct' || conn.direction !== 'outbound') return null
+    const host = connectionIp(conn)
     const port = fastPortOf(deps.view().nodes.get(nodeOfPeer(peer)))
-    return port === null ? null : { host, port }
+    if (host === undefined || port === null) return null
+    if (isRelayed(conn)) return path === 'relay' ? { host, port: -1 } : null
+    if (path === 'punched') return punch !== null ? { host, port: 0 } : null
+    return path === 'direct' && conn.direction === 'outbound' ? { host, port } : null
   }
 
   const openFlowStream: OpenFlowStream = async (peer, request, { signal }) => {
     const conn: Connection = await mesh.connectionFor(peer, signal)
-    const target = fastTarget(peer, conn, request.protocol)
+    const status = fastPool === null ? undefined : mesh.peers().find((p) => p.peerId === peer)
+    const target = fastTarget(peer, conn, status?.path, request.protocol)
     const socket = target === null ? null : fastPool!.take(peer, target.host, target.port)
     if (socket !== null) {
       // A ready socket can be dead without knowing it: reset, or silently dropped by a NAT that forgot its mapping
       // (a stateful router drops the peer's packets). So the exit's answer gets a deadline of its own, a few round
       // trips, well inside the flow's connect timeout.
-      const rtt = mesh.peers().find((p) => p.peerId === peer)?.rttMs ?? null
-      const deadlineMs = Math.max(FAST_ANSWER_MIN_MS, 4 * (rtt ?? FAST_ANSWER_MIN_MS))
+      const deadlineMs = Math.max(FAST_ANSWER_MIN_MS, 4 * (status?.rttMs ?? FAST_ANSWER_MIN_MS))
       const answerSignal = AbortSignal.any([signal, AbortSignal.timeout(deadlineMs)])
       const answer = openFastFlow(socket, request, { signal: answerSignal }).catch((err: unknown) => {
         if (signal.aborted) throw err

@@ -6,7 +6,7 @@ import { createFlowHandler } from '../flow/flow-handler.ts'
 import { encodeFlowHeader } from '../flow/flow-header.ts'
 import type { PeerRefusal } from '../node/create-tunnel-node.ts'
 import { dialFast, type FastCredentials, type FastServer, fastCredentials, startFastServer } from './fast-channel.ts'
-import { createFastPool } from './fast-pool.ts'
+import { createFastPool, type FastPool, type FastPoolOptions } from './fast-pool.ts'
 
 const PSK = new Uint8Array(32).fill(1)
 const OTHER_PSK = new Uint8Array(32).fill(2)
@@ -218,6 +218,16 @@ describe('flow handler on fast sockets', () => {
   })
 })
 
+/** A pool over dialFast with credentials `a` that counts its dials. */
+function countingPool(a: FastCredentials, options: FastPoolOptions): { pool: FastPool; dials: () => number } {
+  let dials = 0
+  const pool = createFastPool((peer, host, port, signal) => {
+    dials++
+    return dialFast({ host, port, peer, credentials: a, signal })
+  }, options)
+  return { pool, dials: () => dials }
+}
+
 describe('fast pool', () => {
   it('warms on the first want, hands out ready sockets, refills, and counts takes and misses', async () => {
     const [a, b] = [await creds(), await creds()]
@@ -252,22 +262,15 @@ describe('fast pool', () => {
   it('a stale peer: its ready sockets are closed and fresh ones dialled', async () => {
     const [a, b] = [await creds(), await creds()]
     const { server } = await serve(b, [a.peerId])
-    let dials = 0
-    const pool = createFastPool(
-      (peer, host, port, signal) => {
-        dials++
-        return dialFast({ host, port, peer, credentials: a, signal })
-      },
-      { size: 2 },
-    )
+    const { pool, dials } = countingPool(a, { size: 2 })
     try {
       pool.take(b.peerId, '127.0.0.1', server.port)
       await until(() => pool.status().get(b.peerId)?.ready === 2)
-      expect(dials).toBe(2)
+      expect(dials()).toBe(2)
       pool.stale(b.peerId)
       expect(pool.status().get(b.peerId)?.ready).toBe(0)
       await until(() => pool.status().get(b.peerId)?.ready === 2)
-      expect(dials).toBe(4)
+      expect(dials()).toBe(4)
       await until(() => server.sockets().get(a.peerId) === 2) // the two old ones are gone at the listener too
     } finally {
       pool.close()
@@ -280,20 +283,13 @@ describe('fast pool', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
     const port = (closed.address() as net.AddressInfo).port
     await new Promise((r) => closed.close(r))
-    let dials = 0
-    const pool = createFastPool(
-      (peer, host, p, signal) => {
-        dials++
-        return dialFast({ host, port: p, peer, credentials: a, signal })
-      },
-      { size: 2, retryMinMs: 60_000 },
-    )
+    const { pool, dials } = countingPool(a, { size: 2, retryMinMs: 60_000 })
     try {
       expect(pool.take(a.peerId, '127.0.0.1', port)).toBeNull()
       await until(() => pool.status().get(a.peerId)?.failures === 2)
       expect(pool.status().get(a.peerId)?.lastError).toMatch(/ECONNREFUSED/)
       for (let i = 0; i < 5; i++) expect(pool.take(a.peerId, '127.0.0.1', port)).toBeNull()
-      expect(dials).toBe(2) // backing off: no new dial per flow
+      expect(dials()).toBe(2) // backing off: no new dial per flow
     } finally {
       pool.close()
     }
@@ -304,14 +300,7 @@ describe('fast pool rate limit', () => {
   it('dials a peer at most maxDialsPerSecond times a second, however many flows take from it', async () => {
     const [a, b] = [await creds(), await creds()]
     const { server } = await serve(b, [a.peerId])
-    let dials = 0
-    const pool = createFastPool(
-      (peer, host, port, signal) => {
-        dials++
-        return dialFast({ host, port, peer, credentials: a, signal })
-      },
-      { size: 2, maxDialsPerSecond: 4, refillQuietMs: 1000 },
-    )
+    const { pool, dials } = countingPool(a, { size: 2, maxDialsPerSecond: 4, refillQuietMs: 1000 })
     try {
       let got = 0
       const t0 = Date.now()
@@ -323,9 +312,9 @@ describe('fast pool rate limit', () => {
         }
         await new Promise((r) => setTimeout(r, 5))
       }
-      expect(dials).toBe(4)
+      expect(dials()).toBe(4)
       expect(got).toBeLessThanOrEqual(4)
-      await until(() => dials === 6, 2500) // refills resume once the second is over, back to the pool size
+      await until(() => dials() === 6, 2500) // refills resume once the second is over, back to the pool size
       expect(pool.status().get(b.peerId)?.missed).toBeGreaterThan(50)
     } finally {
       pool.close()
@@ -335,14 +324,7 @@ describe('fast pool rate limit', () => {
   it('refills a pool a burst drained as soon as the takes pause, past the rate limit', async () => {
     const [a, b] = [await creds(), await creds()]
     const { server } = await serve(b, [a.peerId])
-    let dials = 0
-    const pool = createFastPool(
-      (peer, host, port, signal) => {
-        dials++
-        return dialFast({ host, port, peer, credentials: a, signal })
-      },
-      { size: 2, maxDialsPerSecond: 4, refillQuietMs: 50 },
-    )
+    const { pool, dials } = countingPool(a, { size: 2, maxDialsPerSecond: 4, refillQuietMs: 50 })
     try {
       const t0 = Date.now()
       while (Date.now() - t0 < 200) {
@@ -350,7 +332,7 @@ describe('fast pool rate limit', () => {
         await new Promise((r) => setTimeout(r, 5))
       }
       const burstEnd = Date.now()
-      expect(dials).toBe(4) // the limit held while the takes kept coming
+      expect(dials()).toBe(4) // the limit held while the takes kept coming
       await until(() => pool.status().get(b.peerId)?.ready === 2, 2000)
       // ready again well before the second since the first dial was over: the bulk flow after a burst gets one
       expect(Date.now() - burstEnd).toBeLessThan(500) // the limit alone: ~800 ms

@@ -238,13 +238,7 @@ export async function startFastServer(
     onSocket(socket, peer)
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen({ port: options.port, host: options.host ?? '0.0.0.0', exclusive: true }, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
+  await listenExclusive(server, options.port, options.host)
   return {
     port: (server.address() as net.AddressInfo).port,
     // tls.Server wraps whatever its 'connection' event hands it, as net.Server's accept does.
@@ -259,6 +253,17 @@ export async function startFastServer(
         for (const s of all) s.destroy()
       }),
   }
+}
+
+/** Listen on host:port (all addresses by default); rejects when the port cannot be bound. */
+export function listenExclusive(server: net.Server, port: number, host = '0.0.0.0'): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({ port, host, exclusive: true }, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
 }
 
 export interface FastDialOptions {

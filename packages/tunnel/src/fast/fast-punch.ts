@@ -1,7 +1,8 @@
 import type net from 'node:net'
 import type { Connection, Stream } from '@libp2p/interface'
 import { PodlinkError } from '@podlink/core'
-import { jsonLines } from '../mesh/json-lines.ts'
+import { connectionIp } from '../mesh/connection-path.ts'
+import { closeQuietly, jsonLines } from '../mesh/json-lines.ts'
 import { punchConnect } from '../punch/punch-connect.ts'
 
 /**
@@ -94,17 +95,6 @@ export interface FastPunchDeps {
   readonly connect?: typeof punchConnect
 }
 
-const ipOf = (conn: Connection): string | undefined =>
-  conn.remoteAddr.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value
-
-async function closeQuietly(stream: Stream): Promise<void> {
-  try {
-    await stream.close({ signal: AbortSignal.timeout(2_000) })
-  } catch (err) {
-    stream.abort(err instanceof Error ? err : new Error(String(err)))
-  }
-}
-
 /**
  * The requester's half: a connected TCP socket to the peer at the other end of `conn` (a punched, non-relayed
  * libp2p connection), not yet TLS. Rejects with FAST_PUNCH_REFUSED (either side cannot take part, or no port is
@@ -113,7 +103,7 @@ async function closeQuietly(stream: Stream): Promise<void> {
 export async function punchFastSocket(deps: FastPunchDeps, conn: Connection, signal: AbortSignal): Promise<net.Socket> {
   const refusal = deps.refusal()
   if (refusal !== null) throw new PodlinkError('FAST_PUNCH_REFUSED', `Cannot punch a fast socket as ${refusal}`)
-  const host = ipOf(conn)
+  const host = connectionIp(conn)
   if (host === undefined) throw new PodlinkError('FAST_PUNCH_REFUSED', 'Cannot punch a fast socket without a peer IP')
   const port = deps.ports.take()
   if (port === null)
@@ -174,7 +164,7 @@ export function createFastPunchHandler(
     running.set(peer, mine + 1)
     try {
       const request = await lines.read(signal)
-      const host = ipOf(connection)
+      const host = connectionIp(connection)
       if (request.type !== 'punch' || typeof request.port !== 'number' || !Number.isInteger(request.port)) {
         lines.write({ type: 'refuse', reason: 'bad request' })
         return

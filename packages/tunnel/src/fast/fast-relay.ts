@@ -3,7 +3,9 @@ import net from 'node:net'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { PodlinkError } from '@podlink/core'
-import { jsonLines } from '../mesh/json-lines.ts'
+import { connectionIp, relayOf } from '../mesh/connection-path.ts'
+import { closeQuietly, jsonLines } from '../mesh/json-lines.ts'
+import { listenExclusive } from './fast-channel.ts'
 
 /**
  * `/podlink/fast-relay/1`: a fast-channel socket to a peer only a relay reaches, as two plain TCP legs the relay
@@ -95,13 +97,7 @@ export async function startFastRelayServer(options: FastRelayServerOptions): Pro
     socket.resume()
   })
   server.maxConnections = 8192
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen({ port: options.port, host: options.host ?? '0.0.0.0', exclusive: true }, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
+  await listenExclusive(server, options.port, options.host)
   return {
     port: (server.address() as net.AddressInfo).port,
     status: () => ({ pending: pending.size, joined }),
@@ -134,17 +130,6 @@ export async function startFastRelayServer(options: FastRelayServerOptions): Pro
       }),
   }
 }
-
-async function closeQuietly(stream: Stream): Promise<void> {
-  try {
-    await stream.close({ signal: AbortSignal.timeout(2_000) })
-  } catch (err) {
-    stream.abort(err instanceof Error ? err : new Error(String(err)))
-  }
-}
-
-const ipOf = (conn: Connection): string | undefined =>
-  conn.remoteAddr.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value
 
 /** Dial the relay's port and send the token: one leg. */
 function dialLeg(host: string, port: number, token: Buffer, signal: AbortSignal): Promise<net.Socket> {
@@ -190,11 +175,9 @@ export interface FastRelayDeps {
  * no, with why) or FAST_RELAY_FAILED.
  */
 export async function relayFastSocket(libp2p: Libp2p, relayed: Connection, signal: AbortSignal): Promise<net.Socket> {
-  const parts = relayed.remoteAddr.getComponents()
-  const circuit = parts.findIndex((c) => c.name === 'p2p-circuit')
-  const relayId = circuit > 0 ? parts[circuit - 1]?.value : undefined
-  const host = ipOf(relayed)
-  if (relayId === undefined || host === undefined)
+  const relayId = relayOf(relayed)
+  const host = connectionIp(relayed)
+  if (!relayId || host === undefined)
     throw new PodlinkError('FAST_RELAY_REFUSED', `Cannot find the relay in ${relayed.remoteAddr.toString()}`)
   const toRelay = libp2p.getConnections(peerIdFromString(relayId)).find((c) => c.limits == null)
   if (toRelay === undefined)
@@ -258,7 +241,7 @@ export function createFastRelayHandler(deps: FastRelayDeps): (stream: Stream, co
         return
       }
       if (request.type === 'join') {
-        const host = ipOf(connection)
+        const host = connectionIp(connection)
         if (
           !deps.accepting() ||
           host === undefined ||

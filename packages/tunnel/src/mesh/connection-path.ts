@@ -12,6 +12,10 @@ export function relayOf(connection: Connection): string | null {
 
 export const isRelayed = (connection: Connection): boolean => relayOf(connection) !== null
 
+/** The IP in a connection's remote address: the peer's (its NAT's, when punched), or the relay's when relayed. */
+export const connectionIp = (connection: Connection): string | undefined =>
+  connection.remoteAddr.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value
+
 /**
  * The connection new flows should use: an open direct one (dialled, reversed or punched) before a relayed one; among
  * equals the newest, since an older one may be draining. Connections still opening or closing are skipped.

@@ -49,3 +49,12 @@ export function jsonLines(stream: Stream): JsonLines {
     },
   }
 }
+
+/** Half-close a signalling stream so the last message is read before the end; abort it when the peer is gone. */
+export async function closeQuietly(stream: Stream): Promise<void> {
+  try {
+    await stream.close({ signal: AbortSignal.timeout(2_000) })
+  } catch (err) {
+    stream.abort(err instanceof Error ? err : new Error(String(err)))
+  }
+}

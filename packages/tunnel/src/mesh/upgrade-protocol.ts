@@ -4,7 +4,7 @@ import { PodlinkError } from '@podlink/core'
 import { punchConnect } from '../punch/punch-connect.ts'
 import { upgradePunchedSocket } from '../punch/upgrade-punched-socket.ts'
 import type { MeshNode } from './create-mesh-node.ts'
-import { jsonLines } from './json-lines.ts'
+import { closeQuietly, jsonLines } from './json-lines.ts'
 import type { NatMapping } from './observe-mapping.ts'
 
 /**
@@ -36,15 +36,6 @@ export interface UpgradeDeps {
 }
 
 export type UpgradeResult = { ok: true } | { ok: false; reason: string; busy?: boolean }
-
-/** Half-close so the last message is read before the end; abort when the peer is gone. */
-async function closeQuietly(stream: Stream): Promise<void> {
-  try {
-    await stream.close({ signal: AbortSignal.timeout(2_000) })
-  } catch (err) {
-    stream.abort(err instanceof Error ? err : new Error(String(err)))
-  }
-}
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '')
 
