@@ -371,6 +371,7 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
                 ready: f.ready,
                 flows: f.taken,
                 missed: f.missed,
+                waited: f.waited,
                 failures: f.failures,
                 lastError: f.lastError,
               },

@@ -158,9 +158,14 @@ export interface FastChannelStatus {
   readonly address: string
   /** Proven connections waiting for a flow. */
   readonly ready: number
-  /** TCP flows that took a ready connection / found none and went over libp2p. */
+  /** TCP flows that took a connection / found none and went over libp2p. */
   readonly flows: number
   readonly missed: number
+  /**
+   * Of `flows`, those that found none ready and waited for one being dialled (a near direct peer); optional for
+   * agents older than this field.
+   */
+  readonly waited?: number
   /** Dials failed in a row (0 once one succeeds), and the last one's error. */
   readonly failures: number
   readonly lastError: string | null

@@ -76,7 +76,7 @@ export function createAgentMetrics(): AgentMetrics {
   const flows = r.gauge('podlink_peer_flows', 'Flows open to each peer, by its current path.', ['peer', 'path'])
   const fastFlows = r.counter(
     'podlink_fast_channel_flows_total',
-    'TCP flows to a directly dialled peer that took a ready fast-channel connection (taken) or found none and used a libp2p stream (missed).',
+    'TCP flows to a peer with a fast channel: took a ready connection (taken), found none ready and waited for one being dialled (waited), or went without and used a libp2p stream (missed).',
     ['peer', 'result'],
   )
   const fastReady = r.gauge('podlink_fast_channel_ready', 'Proven fast-channel connections kept ready, per peer.', [
@@ -177,7 +177,8 @@ export function createAgentMetrics(): AgentMetrics {
         bytes.set({ peer: p.node, path: p.path, direction: 'rx' }, p.rxBytes)
         flows.set({ peer: p.node, path: p.path }, p.flows)
         if (p.fast) {
-          fastFlows.set({ peer: p.node, result: 'taken' }, p.fast.flows)
+          fastFlows.set({ peer: p.node, result: 'taken' }, p.fast.flows - (p.fast.waited ?? 0))
+          fastFlows.set({ peer: p.node, result: 'waited' }, p.fast.waited ?? 0)
           fastFlows.set({ peer: p.node, result: 'missed' }, p.fast.missed)
           fastReady.set({ peer: p.node }, p.fast.ready)
           fastFailures.set({ peer: p.node }, p.fast.failures)

@@ -342,3 +342,104 @@ describe('fast pool rate limit', () => {
     }
   })
 })
+
+describe('fast pool: a flow waits for a socket being dialled', () => {
+  it('a burst larger than the pool: each flow past the ready ones gets a socket dialled for it', async () => {
+    const [a, b] = [await creds(), await creds()]
+    const { server } = await serve(b, [a.peerId])
+    const { pool, dials } = countingPool(a, { size: 2 })
+    try {
+      pool.take(b.peerId, '127.0.0.1', server.port)
+      await until(() => pool.status().get(b.peerId)?.ready === 2)
+      // iperf3 -P 5: six connections at once, two ready.
+      const got = await Promise.all(
+        Array.from({ length: 6 }, () => pool.takeOrWait(b.peerId, '127.0.0.1', server.port, 2000)),
+      )
+      sockets.push(...got.filter((s) => s !== null))
+      expect(got.every((s) => s !== null && !s.destroyed)).toBe(true)
+      expect(new Set(got).size).toBe(6)
+      expect(pool.status().get(b.peerId)).toMatchObject({ taken: 6, waited: 4, missed: 1 }) // the missed: the warm-up
+      expect(dials()).toBeGreaterThanOrEqual(6)
+      await until(() => pool.status().get(b.peerId)?.ready === 2) // and the pool is refilled after them
+    } finally {
+      pool.close()
+    }
+  })
+
+  it('a dial slower than the wait: the flow goes without, and the socket is kept ready for the next one', async () => {
+    const [a, b] = [await creds(), await creds()]
+    const { server } = await serve(b, [a.peerId])
+    let slow = 0
+    const pool = createFastPool(
+      async (peer, host, port, signal) => {
+        await new Promise((r) => setTimeout(r, slow))
+        return dialFast({ host, port, peer, credentials: a, signal })
+      },
+      { size: 1 },
+    )
+    try {
+      slow = 300
+      const t0 = Date.now()
+      expect(await pool.takeOrWait(b.peerId, '127.0.0.1', server.port, 50)).toBeNull()
+      expect(Date.now() - t0).toBeLessThan(250)
+      expect(pool.status().get(b.peerId)).toMatchObject({ taken: 0, missed: 1, waited: 0 })
+      // The pool's own refill and the one dialled for the flow both land (one above size, until it idles out).
+      await until(() => pool.status().get(b.peerId)?.ready === 2)
+      pool.take(b.peerId, '127.0.0.1', server.port)?.destroy()
+      const s = await pool.takeOrWait(b.peerId, '127.0.0.1', server.port, 50)
+      expect(s).not.toBeNull()
+      sockets.push(s!)
+      // A second flow right behind the first finds the refill in flight (nobody waits for it) and waits for that one.
+      slow = 100
+      await new Promise((r) => setTimeout(r, 40)) // the refill started (refillDelayMs 25)
+      const before = pool.status().get(b.peerId)!.dialing
+      const next = await pool.takeOrWait(b.peerId, '127.0.0.1', server.port, 1000)
+      expect(before).toBe(1)
+      expect(next).not.toBeNull()
+      sockets.push(next!)
+      expect(pool.status().get(b.peerId)).toMatchObject({ taken: 3, waited: 1 })
+    } finally {
+      pool.close()
+    }
+  })
+
+  it('does not wait past the rate limit, a peer backing off, a refused dial, or the pool closing', async () => {
+    const a = await creds()
+    const closed = net.createServer()
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
+    const port = (closed.address() as net.AddressInfo).port
+    await new Promise((r) => closed.close(r))
+    const { pool, dials } = countingPool(a, { size: 1, retryMinMs: 60_000 })
+    try {
+      // Refused: the waiter learns at once, not after its 5 s.
+      const t0 = Date.now()
+      expect(await pool.takeOrWait(a.peerId, '127.0.0.1', port, 5000)).toBeNull()
+      expect(Date.now() - t0).toBeLessThan(1000)
+      expect(pool.status().get(a.peerId)?.failures).toBeGreaterThan(0)
+      // Backing off: null at once, no new dial.
+      const n = dials()
+      expect(await pool.takeOrWait(a.peerId, '127.0.0.1', port, 5000)).toBeNull()
+      expect(dials()).toBe(n)
+    } finally {
+      pool.close()
+    }
+
+    const [c, d] = [await creds(), await creds()]
+    const { server } = await serve(d, [c.peerId])
+    const limited = countingPool(c, { size: 1, maxDialsPerSecond: 2, refillQuietMs: 10_000 })
+    try {
+      const got = await Promise.all(
+        Array.from({ length: 4 }, () => limited.pool.takeOrWait(d.peerId, '127.0.0.1', server.port, 2000)),
+      )
+      sockets.push(...got.filter((s) => s !== null))
+      expect(got.filter((s) => s !== null).length).toBe(2) // two dials this second, two flows without
+      expect(limited.dials()).toBe(2)
+      // Closing the pool releases a waiter at once.
+      const waiting = limited.pool.takeOrWait(d.peerId, '127.0.0.1', server.port, 5000)
+      limited.pool.close()
+      expect(await waiting).toBeNull()
+    } finally {
+      limited.pool.close()
+    }
+  })
+})

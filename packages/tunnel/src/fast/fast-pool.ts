@@ -60,9 +60,11 @@ export interface FastPeerStatus {
   readonly address: string
   readonly ready: number
   readonly dialing: number
-  /** Flows that took a ready socket / found none ready. */
+  /** Flows that took a socket (ready, or dialled while they waited) / went without one. */
   readonly taken: number
   readonly missed: number
+  /** Of `taken`, the flows that waited for a dial (takeOrWait). */
+  readonly waited: number
   /** Dials failed in a row, and the last one's error; 0 and null once one succeeds. */
   readonly failures: number
   readonly lastError: string | null
@@ -74,6 +76,12 @@ export interface FastPool {
    * then refilled in the background. The caller owns the socket it got.
    */
   take(peer: string, host: string, port: number): tls.TLSSocket | null
+  /**
+   * Like `take`, but a flow that finds none ready may wait up to `waitMs` for a socket being dialled: one already on
+   * its way, or one dialled for it at once when the rate limit and the peer's backoff allow (else null at once). A
+   * socket that lands after the wait is kept ready for the next flow. 0 never waits (the refill still starts now).
+   */
+  takeOrWait(peer: string, host: string, port: number, waitMs: number): Promise<tls.TLSSocket | null>
   status(): Map<string, FastPeerStatus>
   /** Close the peer's ready sockets and stop dialling it (it left, or its path is no longer direct). */
   forget(peer: string): void
@@ -90,6 +98,11 @@ interface Ready {
   readonly timer: NodeJS.Timeout
 }
 
+interface Waiter {
+  readonly resolve: (socket: tls.TLSSocket | null) => void
+  readonly timer: NodeJS.Timeout
+}
+
 interface Entry {
   host: string
   port: number
@@ -101,6 +114,9 @@ interface Entry {
   lastError: string | null
   taken: number
   missed: number
+  waited: number
+  /** Flows waiting for a socket being dialled (takeOrWait), oldest first; each dial in flight serves one. */
+  waiters: Waiter[]
   /** Start times of the dials of the last second (rate limit), and the timer that resumes filling after it. */
   dialTimes: number[]
   resume: NodeJS.Timeout | null
@@ -143,7 +159,7 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
     while (
       !closing.signal.aborted &&
       entries.get(peer) === entry &&
-      entry.ready.length + entry.dialing < size &&
+      entry.ready.length + entry.dialing < size + entry.waiters.length &&
       now >= entry.retryAt &&
       now - entry.lastWanted < warmForMs
     ) {
@@ -179,6 +195,14 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
           })
           entry.failures = 0
           entry.lastError = null
+          const waiter = entry.waiters.shift()
+          if (waiter !== undefined) {
+            clearTimeout(waiter.timer)
+            entry.taken++
+            entry.waited++
+            waiter.resolve(socket)
+            return
+          }
           const r: Ready = {
             socket,
             timer: setTimeout(() => {
@@ -196,12 +220,22 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
           entry.failures++
           entry.lastError = err instanceof Error ? err.message : String(err)
           entry.retryAt = Date.now() + Math.min(retryMaxMs, retryMinMs * 2 ** (entry.failures - 1))
+          // Waiters no dial in flight will serve go without (the backoff means no new dial for them now).
+          while (entry.waiters.length > entry.dialing) release(entry, entry.waiters.pop()!)
         },
       )
     }
   }
 
+  /** A waiter goes without a socket (its flow rides libp2p). */
+  function release(entry: Entry, waiter: Waiter): void {
+    clearTimeout(waiter.timer)
+    entry.missed++
+    waiter.resolve(null)
+  }
+
   function forgetEntry(entry: Entry): void {
+    for (const w of entry.waiters.splice(0)) release(entry, w)
     entry.generation++
     entry.session = undefined
     if (entry.resume !== null) clearTimeout(entry.resume)
@@ -214,51 +248,100 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
     }
   }
 
+  function entryFor(peer: string, host: string, port: number): Entry {
+    let entry = entries.get(peer)
+    if (entry === undefined) {
+      entry = {
+        host,
+        port,
+        ready: [],
+        dialing: 0,
+        lastWanted: 0,
+        failures: 0,
+        retryAt: 0,
+        lastError: null,
+        taken: 0,
+        missed: 0,
+        waited: 0,
+        waiters: [],
+        generation: 0,
+        dialTimes: [],
+        resume: null,
+        refill: null,
+        session: undefined,
+      }
+      entries.set(peer, entry)
+    } else if (entry.host !== host || entry.port !== port) {
+      forgetEntry(entry)
+      entry.host = host
+      entry.port = port
+      entry.failures = 0
+      entry.retryAt = 0
+    }
+    entry.lastWanted = Date.now()
+    return entry
+  }
+
+  /** The oldest ready socket still open, or null. */
+  function takeReady(entry: Entry): tls.TLSSocket | null {
+    while (entry.ready.length > 0) {
+      const r = entry.ready.shift()!
+      clearTimeout(r.timer)
+      if (!r.socket.destroyed && !r.socket.readableEnded && r.socket.writable) return r.socket
+      r.socket.destroy()
+    }
+    return null
+  }
+
+  /** The refill after a take waits refillDelayMs (its handshake would hold up the flow that just took). */
+  function refillSoon(peer: string, entry: Entry): void {
+    entry.refill ??= setTimeout(() => {
+      entry.refill = null
+      fill(peer, entry)
+    }, refillDelayMs).unref()
+  }
+
   return {
     take(peer, host, port) {
-      let entry = entries.get(peer)
-      if (entry === undefined) {
-        entry = {
-          host,
-          port,
-          ready: [],
-          dialing: 0,
-          lastWanted: 0,
-          failures: 0,
-          retryAt: 0,
-          lastError: null,
-          taken: 0,
-          missed: 0,
-          generation: 0,
-          dialTimes: [],
-          resume: null,
-          refill: null,
-          session: undefined,
-        }
-        entries.set(peer, entry)
-      } else if (entry.host !== host || entry.port !== port) {
-        forgetEntry(entry)
-        entry.host = host
-        entry.port = port
-        entry.failures = 0
-        entry.retryAt = 0
-      }
-      entry.lastWanted = Date.now()
-      let got: tls.TLSSocket | null = null
-      while (got === null && entry.ready.length > 0) {
-        const r = entry.ready.shift()!
-        clearTimeout(r.timer)
-        if (!r.socket.destroyed && !r.socket.readableEnded && r.socket.writable) got = r.socket
-        else r.socket.destroy()
-      }
+      const entry = entryFor(peer, host, port)
+      const got = takeReady(entry)
       if (got === null) entry.missed++
       else entry.taken++
-      const e = entry
-      e.refill ??= setTimeout(() => {
-        e.refill = null
-        fill(peer, e)
-      }, refillDelayMs).unref()
+      refillSoon(peer, entry)
       return got
+    },
+    takeOrWait(peer, host, port, waitMs) {
+      const entry = entryFor(peer, host, port)
+      const got = takeReady(entry)
+      if (got !== null) {
+        entry.taken++
+        refillSoon(peer, entry)
+        return Promise.resolve(got)
+      }
+      const now = Date.now()
+      while (entry.dialTimes.length > 0 && entry.dialTimes[0]! <= now - 1000) entry.dialTimes.shift()
+      // A dial in flight nobody waits for serves this flow; else one may start now, within the limits.
+      const mayDial =
+        entry.dialing > entry.waiters.length ||
+        (!closing.signal.aborted && now >= entry.retryAt && entry.dialTimes.length < maxDialsPerSecond)
+      if (waitMs <= 0 || !mayDial) {
+        entry.missed++
+        fill(peer, entry)
+        return Promise.resolve(null)
+      }
+      return new Promise<tls.TLSSocket | null>((resolve) => {
+        const waiter: Waiter = {
+          resolve,
+          timer: setTimeout(() => {
+            const i = entry.waiters.indexOf(waiter)
+            if (i >= 0) entry.waiters.splice(i, 1)
+            entry.missed++
+            resolve(null)
+          }, waitMs).unref(),
+        }
+        entry.waiters.push(waiter)
+        fill(peer, entry)
+      })
     },
     status() {
       const out = new Map<string, FastPeerStatus>()
@@ -271,6 +354,7 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
           dialing: e.dialing,
           taken: e.taken,
           missed: e.missed,
+          waited: e.waited,
           failures: e.failures,
           lastError: e.lastError,
         })
