@@ -14,6 +14,27 @@ export interface PathFigures {
   receiverCpuPct: number
   cpuPerGBs: number
   via: string
+  /** The p50 of each 1 KiB request/response run (runs interleaved across the paths); p50Ms is their median. */
+  p50RunsMs?: number[]
+}
+
+export const median = (xs: readonly number[]): number => {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b)
+  if (s.length === 0) return Number.NaN
+  const m = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+/**
+ * podlink-direct's p50 over raw's, in ms. With runs interleaved across the paths, the median of the per-run
+ * differences (a paired comparison: the machine's load at the moment falls on both alike); else the difference of
+ * the medians.
+ */
+export function p50Delta(direct: PathFigures, raw: PathFigures): { ms: number; paired: number } {
+  const a = direct.p50RunsMs ?? []
+  const b = raw.p50RunsMs ?? []
+  if (a.length > 0 && a.length === b.length) return { ms: median(a.map((x, i) => x - b[i]!)), paired: a.length }
+  return { ms: direct.p50Ms - raw.p50Ms, paired: 0 }
 }
 
 export interface Target {
@@ -75,8 +96,13 @@ export function targets(paths: Record<string, PathFigures>, ttfb: { extraRtts: n
   ratio('podlink-direct 1 flow vs raw (stretch)', direct?.throughputMBps, raw?.throughputMBps, 0.5)
   ratio('podlink-direct 1 flow vs proxy', direct?.throughputMBps, get('proxy')?.throughputMBps, 0.7)
   if (direct && raw) {
-    const d = direct.p50Ms - raw.p50Ms
-    out.push({ what: 'podlink-direct p50 latency vs raw', value: `+${d.toFixed(3)} ms (need <= 0.2)`, met: d <= 0.2 })
+    const { ms: d, paired } = p50Delta(direct, raw)
+    const how = paired > 0 ? `, median of ${paired} paired runs` : ''
+    out.push({
+      what: 'podlink-direct p50 latency vs raw',
+      value: `+${d.toFixed(3)} ms (need <= 0.2${how})`,
+      met: d <= 0.2,
+    })
   }
   if (ttfb !== null) {
     out.push({

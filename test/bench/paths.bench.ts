@@ -40,7 +40,7 @@ import {
   waitReady,
   withCpu,
 } from './bench-lab.ts'
-import { type PathFigures, renderTable, renderTargets, targets } from './bench-table.ts'
+import { median, type PathFigures, renderTable, renderTargets, targets } from './bench-table.ts'
 import { type NatPairResult, natMatrix, renderNat } from './nat-matrix.ts'
 import { scaleFigures } from './scale.ts'
 
@@ -48,7 +48,8 @@ const quick = process.argv.includes('--quick')
 const O = {
   seconds: quick ? 2 : 5,
   runs: quick ? 1 : 3,
-  rrRounds: quick ? 500 : 5000,
+  rrRuns: quick ? 3 : 5,
+  rrRounds: quick ? 300 : 2000,
   conns: quick ? 100 : 1000,
   ttfbConns: quick ? 20 : 50,
 }
@@ -74,8 +75,14 @@ const load0 = loadavg()
 async function measure(spec: PathSpec, runs: number): Promise<PathFigures> {
   const one: Array<{ mbps: number; cpuPct: number; senderCpuPct: number; receiverCpuPct: number }> = []
   for (let i = 0; i < runs; i++) one.push(await oneFlow(spec))
-  return finish(spec, one)
+  const rr: Array<Record<string, number>> = []
+  for (let i = 0; i < O.rrRuns; i++) rr.push(rrRun(spec))
+  return finish(spec, one, rr)
 }
+
+/** One 1 KiB request/response run (O.rrRounds round trips on one connection): p50 and p99. */
+const rrRun = (spec: PathSpec): Record<string, number> =>
+  attempt(`${spec.name} rr`, () => rrLoad(spec.client, ['rr', spec.echoTarget, String(O.rrRounds), '1024']), {})
 
 async function oneFlow(
   spec: PathSpec,
@@ -115,17 +122,14 @@ function attempt<T>(what: string, fn: () => T, fallback: T): T {
 async function finish(
   spec: PathSpec,
   one: ReadonlyArray<{ mbps: number; cpuPct: number; senderCpuPct: number; receiverCpuPct: number }>,
+  rrRuns: ReadonlyArray<Record<string, number>>,
 ): Promise<PathFigures> {
   const [ip, port] = spec.iperfTarget
   const ok = one.filter((r) => Number.isFinite(r.mbps))
   const byMbps = [...(ok.length > 0 ? ok : one)].sort((a, b) => a.mbps - b.mbps)
   const mid = byMbps[Math.floor(byMbps.length / 2)]!
   const flows8 = attempt(`${spec.name} 8 flows`, () => iperf(spec.client, ip, port, O.seconds, 8).mbps, Number.NaN)
-  const rr = attempt(
-    `${spec.name} rr`,
-    () => rrLoad(spec.client, ['rr', spec.echoTarget, String(O.rrRounds), '1024']),
-    {},
-  )
+  const p50Runs = rrRuns.map((r) => r['p50Ms'] ?? Number.NaN)
   const conn = attempt(
     `${spec.name} conn`,
     () => rrLoad(spec.client, ['conn', spec.echoTarget, String(O.conns), '8']),
@@ -134,8 +138,9 @@ async function finish(
   const via = spec.expect ? await pathOf(spec.expect[0], spec.expect[1]) : spec.via
   return {
     throughputMBps: mid.mbps,
-    p50Ms: rr['p50Ms'] ?? Number.NaN,
-    p99Ms: rr['p99Ms'] ?? Number.NaN,
+    p50Ms: median(p50Runs),
+    p99Ms: median(rrRuns.map((r) => r['p99Ms'] ?? Number.NaN)),
+    p50RunsMs: p50Runs,
     connPerSec: conn['connPerSec'] ?? 0,
     cpuPct: mid.cpuPct,
     runsMBps: one.map((r) => r.mbps),
@@ -286,10 +291,18 @@ try {
       log(`round ${round + 1} ${s.name}: ${r.mbps} MB/s, forwarders ${r.cpuPct}% CPU${r.fast ? ` (${r.fast})` : ''}`)
     }
   }
+  // Request/response runs interleaved the same way: the p50 target compares direct and raw run by run.
+  const rrRuns = new Map<string, Array<Record<string, number>>>()
+  for (let round = 0; round < O.rrRuns; round++) {
+    for (const s of specs) rrRuns.set(s.name, [...(rrRuns.get(s.name) ?? []), rrRun(s)])
+    log(
+      `rr round ${round + 1}: p50 ${specs.map((s) => `${s.name} ${rrRuns.get(s.name)!.at(-1)!['p50Ms'] ?? '-'}`).join(', ')} ms`,
+    )
+  }
   const paths: Record<string, PathFigures> = {}
   for (const s of specs) {
     if (s.name === 'podlink-lan') paths['raw-lan'] = rawLanFigures
-    paths[s.name] = await finish(s, oneRuns.get(s.name) ?? [])
+    paths[s.name] = await finish(s, oneRuns.get(s.name) ?? [], rrRuns.get(s.name) ?? [])
     log(
       `${s.name}: 8 flows ${paths[s.name]!.flows8MBps} MB/s, p50 ${paths[s.name]!.p50Ms} ms, ${paths[s.name]!.connPerSec} conn/s`,
     )
