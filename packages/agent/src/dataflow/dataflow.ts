@@ -129,7 +129,7 @@ const FAST_ANSWER_MIN_MS = 750
  * opening 8 connections at once found 4 ready and put 5 on libp2p). Farther peers, punched and relayed ones (a dial
  * is a signalling exchange there) never wait: the refill starts at once and serves the next flow.
  */
-const FAST_WAIT_MAX_RTT_MS = 5
+const FAST_WAIT_MAX_RTT_MS = Number(process.env['PODLINK_FAST_WAIT_MAX_RTT_MS'] ?? 5)
 const FAST_WAIT_MIN_MS = 20
 /**
  * "Near" is judged on the least RTT seen over about this long: a ping that queued behind a bulk flow read 42 ms to
