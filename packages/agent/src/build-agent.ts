@@ -239,7 +239,16 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
       log.info({ peer: node.peerId, port: config.mesh.listenPort, relayServer, publicAddrs }, 'mesh listening')
       verdictFile = new LanVerdictFile(config.stateDir, log)
       const lanProber = new LanProber(
-        { probe: libp2pLanProbe(node), log, store: verdictFile, initial: verdictFile.load() },
+        {
+          probe: libp2pLanProbe(node),
+          log,
+          store: verdictFile,
+          initial: verdictFile.load(),
+          // A verdict proven while the round's other probes still wait for a slot or their timeout applies now.
+          onChange: () => {
+            if (prober !== null) scheduleRecompute()
+          },
+        },
         { selfIP: internalIP(self) ?? '' },
       )
       prober = lanProber

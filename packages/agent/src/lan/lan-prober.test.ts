@@ -233,3 +233,45 @@ describe('LanProber', () => {
     expect(calls).toBe(1)
   })
 })
+
+describe('LanProber at scale', () => {
+  it('runs at most maxConcurrent probes at once, across rounds, and counts each outcome as it comes in', async () => {
+    let running = 0
+    let most = 0
+    const release: Array<() => void> = []
+    const probe: LanProbe = {
+      async probe(t) {
+        running++
+        most = Math.max(most, running)
+        try {
+          // a-2 answers at once; the far nodes hang until the test lets them go (unreachable addresses).
+          if (t.node !== 'a-2') await new Promise<void>((r) => release.push(r))
+          if (t.node !== 'a-2') throw new Error('no answer in 2000 ms')
+          return { observedIP: SELF }
+        } finally {
+          running--
+        }
+      },
+    }
+    let changes = 0
+    const p = new LanProber({ probe, log: silentLogger, onChange: () => changes++ }, { selfIP: SELF, maxConcurrent: 4 })
+    const fars = Array.from({ length: 20 }, (_, i) => peer(`sim-${i}`, `172.20.0.${i + 2}`))
+    const round = p.evaluate([a2, ...fars], T0)
+    // A second round while the first waits: nothing is probed twice, and the cap holds across both.
+    const second = p.evaluate([a2, ...fars], T0 + 1)
+    await new Promise((r) => setTimeout(r, 10))
+    expect(running).toBe(4) // a-2 done and its slot passed on: four far probes hang, the 16 others wait
+    // a-2's verdict is in while the round goes on: the routing can use it now.
+    expect(p.lanPeers()).toEqual(new Set(['a-2']))
+    await new Promise((r) => setTimeout(r, 0))
+    expect(changes).toBe(1)
+    while (release.length > 0) {
+      release.shift()!()
+      await new Promise((r) => setTimeout(r, 1))
+    }
+    expect(await round).toBe(true)
+    expect(await second).toBe(false)
+    expect(most).toBe(4)
+    expect(fars.every((f) => p.verdict(f.node)?.proven === false)).toBe(true)
+  })
+})

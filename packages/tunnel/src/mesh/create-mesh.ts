@@ -1,7 +1,7 @@
 import type { Connection } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { type PeerStatus, PodlinkError, type RelayStatus } from '@podlink/core'
+import { peerIdOf } from '../node/peer-id-cache.ts'
 import { createPeerTable, type PeerTable } from '../node/peer-table.ts'
 import { bestConnection, isRelayed, pathKind, relayOf } from './connection-path.ts'
 import type { MeshNode } from './create-mesh-node.ts'
@@ -127,7 +127,7 @@ export async function createMesh(node: MeshNode, options: MeshOptions, deps: Mes
   function refresh(peerId: string): void {
     const state = states.get(peerId)
     if (state === undefined) return
-    const connections = libp2p.getConnections(peerIdFromString(peerId))
+    const connections = libp2p.getConnections(peerIdOf(peerId))
     const best = bestConnection(state.info.lan ? connections.filter((c) => !isRelayed(c)) : connections)
     const kind = pathKind(best, state.info.lan, punched)
     const relayId = best === undefined ? null : relayOf(best)
@@ -146,7 +146,7 @@ export async function createMesh(node: MeshNode, options: MeshOptions, deps: Mes
     const state = states.get(peerId)
     if (state === undefined || table.get(peerId)?.path === 'none') return
     try {
-      const rtt = await libp2p.services.ping.ping(peerIdFromString(peerId), {
+      const rtt = await libp2p.services.ping.ping(peerIdOf(peerId), {
         signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(5_000)]),
       })
       table.setRtt(peerId, Math.round(rtt * 10) / 10)
@@ -182,7 +182,7 @@ export async function createMesh(node: MeshNode, options: MeshOptions, deps: Mes
 
   async function upgrade(state: PeerState): Promise<void> {
     const peerId = state.info.peerId
-    const relayed = bestConnection(libp2p.getConnections(peerIdFromString(peerId)))
+    const relayed = bestConnection(libp2p.getConnections(peerIdOf(peerId)))
     if (relayed === undefined || !isRelayed(relayed)) return
     state.upgrading = true
     const signal = AbortSignal.any([stopping.signal, AbortSignal.timeout(20_000)])
@@ -342,7 +342,7 @@ export async function createMesh(node: MeshNode, options: MeshOptions, deps: Mes
       const state = states.get(peerId)
       if (state === undefined) throw new PodlinkError('UNKNOWN_PEER', `Cannot connect to ${peerId} as it is no member`)
       state.wanted = true
-      const connections = libp2p.getConnections(peerIdFromString(peerId))
+      const connections = libp2p.getConnections(peerIdOf(peerId))
       const best = bestConnection(state.info.lan ? connections.filter((c) => !isRelayed(c)) : connections)
       if (best !== undefined) {
         if (isRelayed(best)) maybeUpgrade(state)

@@ -1,6 +1,6 @@
-import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { RelayStatus } from '@podlink/core'
+import { peerIdOf } from '../node/peer-id-cache.ts'
 import type { MeshNode } from './create-mesh-node.ts'
 
 /** A relay agent as the agent knows it (node annotations, ExternalIP/InternalIP when public). */
@@ -79,9 +79,9 @@ export function createRelayKeeper(node: MeshNode, options: RelayKeeperOptions = 
   const stopping = new AbortController()
   const waiters = new Set<() => void>()
 
-  const hasReservation = (row: Row): boolean => node.reservations.hasReservation(peerIdFromString(row.info.peerId))
+  const hasReservation = (row: Row): boolean => node.reservations.hasReservation(peerIdOf(row.info.peerId))
   const directConnection = (peerId: string) =>
-    libp2p.getConnections(peerIdFromString(peerId)).find((c) => !c.remoteAddr.toString().includes('/p2p-circuit'))
+    libp2p.getConnections(peerIdOf(peerId)).find((c) => !c.remoteAddr.toString().includes('/p2p-circuit'))
   const sorted = (): Row[] =>
     [...rows.values()].sort((a, b) => (a.rttMs ?? Number.POSITIVE_INFINITY) - (b.rttMs ?? Number.POSITIVE_INFINITY))
   const notify = (): void => {
@@ -107,7 +107,7 @@ export function createRelayKeeper(node: MeshNode, options: RelayKeeperOptions = 
     try {
       const signal = AbortSignal.any([stopping.signal, AbortSignal.timeout(3_000)])
       await connect(row, signal)
-      row.rttMs = Math.round(await libp2p.services.ping.ping(peerIdFromString(row.info.peerId), { signal }))
+      row.rttMs = Math.round(await libp2p.services.ping.ping(peerIdOf(row.info.peerId), { signal }))
       row.measureFailures = 0
     } catch (err) {
       row.rttMs = null
@@ -168,7 +168,7 @@ export function createRelayKeeper(node: MeshNode, options: RelayKeeperOptions = 
         try {
           const signal = AbortSignal.any([stopping.signal, AbortSignal.timeout(3_000)])
           await connect(row, signal)
-          await withTimeout(node.reservations.addRelay(peerIdFromString(row.info.peerId), 'configured'), 6_000)
+          await withTimeout(node.reservations.addRelay(peerIdOf(row.info.peerId), 'configured'), 6_000)
           row.failures = 0
           row.reason = null
           row.since = now().toISOString()
