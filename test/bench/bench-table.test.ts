@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { median, p50Delta, type PathFigures, targets } from './bench-table.ts'
+import { median, type PathFigures, p50Delta, targets } from './bench-table.ts'
 
 const figures = (p50RunsMs: number[] | undefined, p50Ms = median(p50RunsMs ?? [])): PathFigures => ({
   throughputMBps: 100,
