@@ -219,6 +219,15 @@ describe('flow handler on fast sockets', () => {
 })
 
 /** A pool over dialFast with credentials `a` that counts its dials. */
+/** A loopback port nothing listens on (bound, then closed): dials to it are refused. */
+async function refusingPort(): Promise<number> {
+  const closed = net.createServer()
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
+  const port = (closed.address() as net.AddressInfo).port
+  await new Promise((r) => closed.close(r))
+  return port
+}
+
 function countingPool(a: FastCredentials, options: FastPoolOptions): { pool: FastPool; dials: () => number } {
   let dials = 0
   const pool = createFastPool((peer, host, port, signal) => {
@@ -279,10 +288,7 @@ describe('fast pool', () => {
 
   it('backs off a peer whose listener refuses, and says why', async () => {
     const a = await creds()
-    const closed = net.createServer()
-    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
-    const port = (closed.address() as net.AddressInfo).port
-    await new Promise((r) => closed.close(r))
+    const port = await refusingPort()
     const { pool, dials } = countingPool(a, { size: 2, retryMinMs: 60_000 })
     try {
       expect(pool.take(a.peerId, '127.0.0.1', port)).toBeNull()
@@ -405,10 +411,7 @@ describe('fast pool: a flow waits for a socket being dialled', () => {
 
   it('does not wait past the rate limit, a peer backing off, a refused dial, or the pool closing', async () => {
     const a = await creds()
-    const closed = net.createServer()
-    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
-    const port = (closed.address() as net.AddressInfo).port
-    await new Promise((r) => closed.close(r))
+    const port = await refusingPort()
     const { pool, dials } = countingPool(a, { size: 1, retryMinMs: 60_000 })
     try {
       // Refused: the waiter learns at once, not after its 5 s.
