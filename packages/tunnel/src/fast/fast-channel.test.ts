@@ -384,11 +384,15 @@ describe('fast pool: a flow waits for a socket being dialled', () => {
       { size: 1 },
     )
     try {
+      // The peer works (a first dial landed), and its ready socket is taken: the pool is empty.
+      pool.take(b.peerId, '127.0.0.1', server.port)
+      await until(() => pool.status().get(b.peerId)?.ready === 1)
+      pool.take(b.peerId, '127.0.0.1', server.port)?.destroy()
       slow = 300
       const t0 = Date.now()
       expect(await pool.takeOrWait(b.peerId, '127.0.0.1', server.port, 50)).toBeNull()
       expect(Date.now() - t0).toBeLessThan(250)
-      expect(pool.status().get(b.peerId)).toMatchObject({ taken: 0, missed: 1, waited: 0 })
+      expect(pool.status().get(b.peerId)).toMatchObject({ taken: 1, missed: 2, waited: 0 })
       // The pool's own refill and the one dialled for the flow both land (one above size, until it idles out).
       await until(() => pool.status().get(b.peerId)?.ready === 2)
       pool.take(b.peerId, '127.0.0.1', server.port)?.destroy()
@@ -403,7 +407,7 @@ describe('fast pool: a flow waits for a socket being dialled', () => {
       expect(before).toBe(1)
       expect(next).not.toBeNull()
       sockets.push(next!)
-      expect(pool.status().get(b.peerId)).toMatchObject({ taken: 3, waited: 1 })
+      expect(pool.status().get(b.peerId)).toMatchObject({ taken: 4, waited: 1 })
     } finally {
       pool.close()
     }
@@ -414,11 +418,11 @@ describe('fast pool: a flow waits for a socket being dialled', () => {
     const port = await refusingPort()
     const { pool, dials } = countingPool(a, { size: 1, retryMinMs: 60_000 })
     try {
-      // Refused: the waiter learns at once, not after its 5 s.
+      // Never dialled yet: no wait, the dial starts in the background (and is refused).
       const t0 = Date.now()
       expect(await pool.takeOrWait(a.peerId, '127.0.0.1', port, 5000)).toBeNull()
       expect(Date.now() - t0).toBeLessThan(1000)
-      expect(pool.status().get(a.peerId)?.failures).toBeGreaterThan(0)
+      await until(() => (pool.status().get(a.peerId)?.failures ?? 0) > 0)
       // Backing off: null at once, no new dial.
       const n = dials()
       expect(await pool.takeOrWait(a.peerId, '127.0.0.1', port, 5000)).toBeNull()
@@ -429,20 +433,68 @@ describe('fast pool: a flow waits for a socket being dialled', () => {
 
     const [c, d] = [await creds(), await creds()]
     const { server } = await serve(d, [c.peerId])
-    const limited = countingPool(c, { size: 1, maxDialsPerSecond: 2, refillQuietMs: 10_000 })
+    const limited = countingPool(c, { size: 1, maxDialsPerSecond: 3, refillQuietMs: 10_000 })
     try {
+      limited.pool.take(d.peerId, '127.0.0.1', server.port) // the first dial: the peer works
+      await until(() => limited.pool.status().get(d.peerId)?.ready === 1)
       const got = await Promise.all(
         Array.from({ length: 4 }, () => limited.pool.takeOrWait(d.peerId, '127.0.0.1', server.port, 2000)),
       )
       sockets.push(...got.filter((s) => s !== null))
-      expect(got.filter((s) => s !== null).length).toBe(2) // two dials this second, two flows without
-      expect(limited.dials()).toBe(2)
-      // Closing the pool releases a waiter at once.
-      const waiting = limited.pool.takeOrWait(d.peerId, '127.0.0.1', server.port, 5000)
-      limited.pool.close()
-      expect(await waiting).toBeNull()
+      // The ready one, then two dials left this second: three flows get one, one goes without.
+      expect(got.filter((s) => s !== null).length).toBe(3)
+      expect(limited.dials()).toBe(3)
     } finally {
       limited.pool.close()
+    }
+    // Closing the pool releases a waiter at once.
+    let slowMs = 0
+    const slow = createFastPool(
+      async (peer, host, port, signal) => {
+        await new Promise((r) => setTimeout(r, slowMs))
+        return dialFast({ host, port, peer, credentials: c, signal })
+      },
+      { size: 1 },
+    )
+    try {
+      slow.take(d.peerId, '127.0.0.1', server.port)
+      await until(() => slow.status().get(d.peerId)?.ready === 1)
+      slow.take(d.peerId, '127.0.0.1', server.port)?.destroy()
+      slowMs = 2000
+      const waiting = slow.takeOrWait(d.peerId, '127.0.0.1', server.port, 5000)
+      slow.close()
+      const t0 = Date.now()
+      expect(await waiting).toBeNull()
+      expect(Date.now() - t0).toBeLessThan(100)
+    } finally {
+      slow.close()
+    }
+  })
+})
+
+describe('fast pool: no waiting on a listener that does not answer', () => {
+  it('a peer whose dials never completed: flows do not wait, the dial goes on in the background', async () => {
+    const a = await creds()
+    let started = 0
+    const pool = createFastPool(
+      (_peer, _host, _port, signal) => {
+        started++
+        // A listener behind a firewall that drops SYNs: the dial hangs until its own timeout.
+        return new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))
+      },
+      { size: 1, dialTimeoutMs: 300, retryMinMs: 60_000 },
+    )
+    try {
+      for (let i = 0; i < 3; i++) {
+        const t0 = Date.now()
+        expect(await pool.takeOrWait(a.peerId, '127.0.0.1', 9, 5000)).toBeNull()
+        expect(Date.now() - t0).toBeLessThan(50)
+      }
+      expect(started).toBe(1)
+      await until(() => pool.status().get(a.peerId)?.failures === 1)
+      expect(pool.status().get(a.peerId)).toMatchObject({ taken: 0, waited: 0, missed: 3 })
+    } finally {
+      pool.close()
     }
   })
 })

@@ -78,8 +78,9 @@ export interface FastPool {
   take(peer: string, host: string, port: number): tls.TLSSocket | null
   /**
    * Like `take`, but a flow that finds none ready may wait up to `waitMs` for a socket being dialled: one already on
-   * its way, or one dialled for it at once when the rate limit and the peer's backoff allow (else null at once). A
-   * socket that lands after the wait is kept ready for the next flow. 0 never waits (the refill still starts now).
+   * its way, or one dialled for it at once when the rate limit and the peer's backoff allow; only to a peer whose
+   * last dial worked (else null at once). A socket that lands after the wait is kept ready for the next flow. 0
+   * never waits (the refill still starts now).
    */
   takeOrWait(peer: string, host: string, port: number, waitMs: number): Promise<tls.TLSSocket | null>
   status(): Map<string, FastPeerStatus>
@@ -110,6 +111,11 @@ interface Entry {
   dialing: number
   lastWanted: number
   failures: number
+  /**
+   * The last dial to this address succeeded: only then does a flow wait for one (a listener that drops SYNs would
+   * otherwise cost every flow the wait until the dial times out, and again after each backoff).
+   */
+  working: boolean
   retryAt: number
   lastError: string | null
   taken: number
@@ -194,6 +200,7 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
             if (entry.generation === generation) entry.session = ticket
           })
           entry.failures = 0
+          entry.working = true
           entry.lastError = null
           const waiter = entry.waiters.shift()
           if (waiter !== undefined) {
@@ -218,6 +225,7 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
           entry.dialing--
           if (entry.generation !== generation) return
           entry.failures++
+          entry.working = false
           entry.lastError = err instanceof Error ? err.message : String(err)
           entry.retryAt = Date.now() + Math.min(retryMaxMs, retryMinMs * 2 ** (entry.failures - 1))
           // Waiters no dial in flight will serve go without (the backoff means no new dial for them now).
@@ -258,6 +266,7 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
         dialing: 0,
         lastWanted: 0,
         failures: 0,
+        working: false,
         retryAt: 0,
         lastError: null,
         taken: 0,
@@ -276,6 +285,7 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
       entry.host = host
       entry.port = port
       entry.failures = 0
+      entry.working = false
       entry.retryAt = 0
     }
     entry.lastWanted = Date.now()
@@ -320,11 +330,12 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
       }
       const now = Date.now()
       while (entry.dialTimes.length > 0 && entry.dialTimes[0]! <= now - 1000) entry.dialTimes.shift()
-      // A dial in flight nobody waits for serves this flow; else one may start now, within the limits.
+      // A dial in flight nobody waits for serves this flow; else one may start now, within the limits. Only to a
+      // peer whose last dial worked: the first flows to a peer, and those after a failure, do not wait.
       const mayDial =
         entry.dialing > entry.waiters.length ||
         (!closing.signal.aborted && now >= entry.retryAt && entry.dialTimes.length < maxDialsPerSecond)
-      if (waitMs <= 0 || !mayDial) {
+      if (waitMs <= 0 || !entry.working || !mayDial) {
         entry.missed++
         fill(peer, entry)
         return Promise.resolve(null)
