@@ -93,12 +93,8 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
   /** Probes run beside routing, never in front of it: a route is never held back by a slow dial. */
   function probeLan(): void {
     if (!prober || stopping) return
-    prober.evaluate(lanTargets()).then(
-      (changed) => {
-        if (changed) scheduleRecompute()
-      },
-      (err: unknown) => log.warn({ err: String(err) }, 'lan probe round failed'),
-    )
+    // A membership change recomputes the routing through the prober's onChange, as soon as it is known.
+    prober.evaluate(lanTargets()).catch((err: unknown) => log.warn({ err: String(err) }, 'lan probe round failed'))
   }
 
   function lanTargets(): LanTarget[] {
@@ -245,9 +241,7 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
           store: verdictFile,
           initial: verdictFile.load(),
           // A verdict proven while the round's other probes still wait for a slot or their timeout applies now.
-          onChange: () => {
-            if (prober !== null) scheduleRecompute()
-          },
+          onChange: scheduleRecompute,
         },
         { selfIP: internalIP(self) ?? '' },
       )

@@ -205,9 +205,23 @@ describe('LanProber', () => {
   })
 
   it('forgets nodes that are gone and saves what is left', async () => {
-    const { p, saved } = prober({ 'a-2': SELF, 'c-1': '203.0.113.23' })
+    let changes = 0
+    const saved: ProvenLanVerdict[][] = []
+    const p = new LanProber(
+      {
+        probe: scriptedProbe({ 'a-2': SELF, 'c-1': '203.0.113.23' }).probe,
+        log: silentLogger,
+        store: { save: (v) => saved.push([...v]) },
+        onChange: () => changes++,
+      },
+      { selfIP: SELF },
+    )
     await p.evaluate([a2, far], T0)
+    await new Promise((r) => setTimeout(r, 0))
+    expect(changes).toBe(1) // a-2 proven on the LAN
     expect(await p.evaluate([far], T0 + 1000)).toBe(true)
+    await new Promise((r) => setTimeout(r, 0))
+    expect(changes).toBe(2) // a LAN peer gone: its traffic is routed otherwise now, and the agent is told
     expect(saved.at(-1)?.map((v) => v.node)).toEqual(['c-1'])
   })
 

@@ -78,8 +78,9 @@ export interface LanProberDeps {
   /** Verdicts a previous run proved; used (for an unchanged peer ID and address) until probes say otherwise. */
   readonly initial?: readonly ProvenLanVerdict[]
   /**
-   * A node's membership changed while a round was still running (its other probes waiting their turn or their
-   * timeout): the routing may be recomputed now rather than when the round is over.
+   * A node's membership changed (a node on the LAN left, or a probe's outcome came in), called as soon as it did:
+   * while a round is still running (its other probes waiting their turn or their timeout), the routing may be
+   * recomputed now rather than when the round is over.
    */
   readonly onChange?: () => void
 }
@@ -108,7 +109,7 @@ export class LanProber {
   readonly #states = new Map<string, NodeState>()
   readonly #inFlight = new Map<string, Promise<ProbeOutcome>>()
   readonly #onChange: (() => void) | undefined
-  /** Probes holding a slot, and the ones waiting for one (node names, in the order they became due). */
+  /** Probes holding a slot; the wake-ups of those waiting for one, in the order they became due; their nodes. */
   #running = 0
   readonly #waiting: Array<() => void> = []
   readonly #queued = new Set<string>()
@@ -176,6 +177,7 @@ export class LanProber {
       provenChanged ||= s.provenAt !== null
       this.#states.delete(node)
     }
+    if (changed && this.#onChange !== undefined) queueMicrotask(this.#onChange)
     // A probe already running or waiting for a slot belongs to the round that started it, which records its outcome.
     const due = targets.filter((t) => {
       const s = this.#states.get(t.node)

@@ -2,7 +2,7 @@ import { PodlinkError } from '@podlink/core'
 import { describe, expect, it } from 'vitest'
 import type { FlowStream, OpenFlowStream } from '../stream/flow-stream.ts'
 import { tcpFlowSuite } from '../testing/tcp-flow-suite.ts'
-import { closeCode, createLab, memoryTransport, POD, receiveAll } from '../testing/tcp-harness.ts'
+import { closeCode, createLab, memoryTransport, POD, shortExchange } from '../testing/tcp-harness.ts'
 
 describe('proxyTcp + flow exit over in-memory flow streams', () => {
   tcpFlowSuite(memoryTransport(), { bulkBytes: 64 * 1024 * 1024, maxTransportBuffered: 256 * 1024 })
@@ -46,13 +46,8 @@ describe('proxyTcp: a dead pooled channel (FLOW_CHANNEL_STALE)', () => {
   it('tries the same endpoint once more, with the first bytes replayed', async () => {
     const lab = await staleLab(1)
     try {
-      const { client, outcome } = await lab.dial({ kind: 'pod', endpoint: POD })
-      client.end('first bytes')
-      const server = await lab.accepted()
-      expect((await receiveAll(server)).bytes).toBe(11)
-      server.end('ok')
-      expect((await receiveAll(client)).bytes).toBe(2)
-      const o = await outcome
+      const { serverGot, clientGot, outcome: o } = await shortExchange(lab, { kind: 'pod', endpoint: POD })
+      expect([serverGot, clientGot]).toEqual([11, 2])
       expect([o.attempts, o.error]).toEqual([2, null])
     } finally {
       await lab.close()

@@ -2,7 +2,16 @@ import { createHash } from 'node:crypto'
 import type { ServiceEntry } from '@podlink/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ManualTimers } from './manual-timers.ts'
-import { closeCode, createLab, type Lab, POD, receiveAll, sendPattern, type Transport } from './tcp-harness.ts'
+import {
+  closeCode,
+  createLab,
+  type Lab,
+  POD,
+  receiveAll,
+  sendPattern,
+  shortExchange,
+  type Transport,
+} from './tcp-harness.ts'
 
 export interface SuiteOptions {
   /** Bytes pushed each way in the byte-identity test. */
@@ -148,13 +157,8 @@ export function tcpFlowSuite(transport: (timers: ManualTimers) => Transport, opt
         affinityTimeoutSeconds: 10800,
         offLan: true,
       }
-      const { client, outcome } = await lab.dial({ kind: 'service', entry })
-      client.end('first bytes')
-      const server = await lab.accepted()
-      expect((await receiveAll(server)).bytes).toBe(11)
-      server.end('ok')
-      expect((await receiveAll(client)).bytes).toBe(2)
-      const o = await outcome
+      const { serverGot, clientGot, outcome: o } = await shortExchange(lab, { kind: 'service', entry })
+      expect([serverGot, clientGot]).toEqual([11, 2])
       expect([o.attempts, o.endpoint, o.error]).toEqual([2, '10.244.3.8:80', null])
     })
 

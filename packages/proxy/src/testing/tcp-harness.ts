@@ -222,3 +222,20 @@ export function closeCode(socket: net.Socket): Promise<string | null> {
     socket.once('close', () => resolve(code))
   })
 }
+
+/**
+ * One short exchange through the proxy: the client sends 'first bytes' (11) and half-closes, the server reads them
+ * all and answers 'ok' (2). Resolves with what each side received and the flow's outcome.
+ */
+export async function shortExchange(
+  lab: Lab,
+  target: FlowTarget,
+): Promise<{ serverGot: number; clientGot: number; outcome: TcpFlowOutcome }> {
+  const { client, outcome } = await lab.dial(target)
+  client.end('first bytes')
+  const server = await lab.accepted()
+  const serverGot = (await receiveAll(server)).bytes
+  server.end('ok')
+  const clientGot = (await receiveAll(client)).bytes
+  return { serverGot, clientGot, outcome: await outcome }
+}

@@ -228,6 +228,23 @@ async function refusingPort(): Promise<number> {
   return port
 }
 
+/** A pool whose dials take `delay.ms` longer than the TLS dial itself (set by the test as it goes). */
+function delayedPool(a: FastCredentials, options: FastPoolOptions): { pool: FastPool; delay: { ms: number } } {
+  const delay = { ms: 0 }
+  const pool = createFastPool(async (peer, host, port, signal) => {
+    await new Promise((r) => setTimeout(r, delay.ms))
+    return dialFast({ host, port, peer, credentials: a, signal })
+  }, options)
+  return { pool, delay }
+}
+
+/** Proves the peer to a pool of size 1 (a first dial lands) and takes its ready socket: the pool is then empty. */
+async function workingAndEmpty(pool: FastPool, peer: string, port: number): Promise<void> {
+  pool.take(peer, '127.0.0.1', port)
+  await until(() => pool.status().get(peer)?.ready === 1)
+  pool.take(peer, '127.0.0.1', port)?.destroy()
+}
+
 function countingPool(a: FastCredentials, options: FastPoolOptions): { pool: FastPool; dials: () => number } {
   let dials = 0
   const pool = createFastPool((peer, host, port, signal) => {
@@ -375,20 +392,11 @@ describe('fast pool: a flow waits for a socket being dialled', () => {
   it('a dial slower than the wait: the flow goes without, and the socket is kept ready for the next one', async () => {
     const [a, b] = [await creds(), await creds()]
     const { server } = await serve(b, [a.peerId])
-    let slow = 0
-    const pool = createFastPool(
-      async (peer, host, port, signal) => {
-        await new Promise((r) => setTimeout(r, slow))
-        return dialFast({ host, port, peer, credentials: a, signal })
-      },
-      { size: 1 },
-    )
+    const { pool, delay } = delayedPool(a, { size: 1 })
     try {
       // The peer works (a first dial landed), and its ready socket is taken: the pool is empty.
-      pool.take(b.peerId, '127.0.0.1', server.port)
-      await until(() => pool.status().get(b.peerId)?.ready === 1)
-      pool.take(b.peerId, '127.0.0.1', server.port)?.destroy()
-      slow = 300
+      await workingAndEmpty(pool, b.peerId, server.port)
+      delay.ms = 300
       const t0 = Date.now()
       expect(await pool.takeOrWait(b.peerId, '127.0.0.1', server.port, 50)).toBeNull()
       expect(Date.now() - t0).toBeLessThan(250)
@@ -400,7 +408,7 @@ describe('fast pool: a flow waits for a socket being dialled', () => {
       expect(s).not.toBeNull()
       sockets.push(s!)
       // A second flow right behind the first finds the refill in flight (nobody waits for it) and waits for that one.
-      slow = 100
+      delay.ms = 100
       await new Promise((r) => setTimeout(r, 40)) // the refill started (refillDelayMs 25)
       const before = pool.status().get(b.peerId)!.dialing
       const next = await pool.takeOrWait(b.peerId, '127.0.0.1', server.port, 1000)
@@ -448,19 +456,10 @@ describe('fast pool: a flow waits for a socket being dialled', () => {
       limited.pool.close()
     }
     // Closing the pool releases a waiter at once.
-    let slowMs = 0
-    const slow = createFastPool(
-      async (peer, host, port, signal) => {
-        await new Promise((r) => setTimeout(r, slowMs))
-        return dialFast({ host, port, peer, credentials: c, signal })
-      },
-      { size: 1 },
-    )
+    const { pool: slow, delay } = delayedPool(c, { size: 1 })
     try {
-      slow.take(d.peerId, '127.0.0.1', server.port)
-      await until(() => slow.status().get(d.peerId)?.ready === 1)
-      slow.take(d.peerId, '127.0.0.1', server.port)?.destroy()
-      slowMs = 2000
+      await workingAndEmpty(slow, d.peerId, server.port)
+      delay.ms = 2000
       const waiting = slow.takeOrWait(d.peerId, '127.0.0.1', server.port, 5000)
       slow.close()
       const t0 = Date.now()

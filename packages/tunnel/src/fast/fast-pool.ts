@@ -159,9 +159,14 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
     clearTimeout(r.timer)
   }
 
+  /** Drops the dial times older than a second: what is left counts against maxDialsPerSecond. */
+  function pruneDialTimes(entry: Entry, now: number): void {
+    while (entry.dialTimes.length > 0 && entry.dialTimes[0]! <= now - 1000) entry.dialTimes.shift()
+  }
+
   function fill(peer: string, entry: Entry): void {
     const now = Date.now()
-    while (entry.dialTimes.length > 0 && entry.dialTimes[0]! <= now - 1000) entry.dialTimes.shift()
+    pruneDialTimes(entry, now)
     while (
       !closing.signal.aborted &&
       entries.get(peer) === entry &&
@@ -329,7 +334,7 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
         return Promise.resolve(got)
       }
       const now = Date.now()
-      while (entry.dialTimes.length > 0 && entry.dialTimes[0]! <= now - 1000) entry.dialTimes.shift()
+      pruneDialTimes(entry, now)
       // A dial in flight nobody waits for serves this flow; else one may start now, within the limits. Only to a
       // peer whose last dial worked: the first flows to a peer, and those after a failure, do not wait.
       const mayDial =
