@@ -1,6 +1,7 @@
 /** The fault suite's lab (test/topologies/faults.yaml): names, addresses, the standard traffic, status reads. */
 import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
+import { daemonPid, logFile } from '../../packages/testlab/src/lab/daemons.ts'
 import { agentSocketPath, readAgentStatus } from '../../packages/testlab/src/lab/lab-agents.ts'
 import { labCli, labUpOrThrow, probe, REPO, TEST_TOPOLOGIES } from '../lab/lab-cli.ts'
 import { type FlowSpec, type Keeper, startKeeper, waitFor } from './fault-harness.ts'
@@ -161,4 +162,31 @@ export function metric(node: string, series: string): number {
   const text = inNs(node, ['curl', '-sf', 'http://127.0.0.1:9464/metrics'])
   const line = text.split('\n').find((l) => l.startsWith(`${series} `))
   return line === undefined ? 0 : Number(line.split(' ').pop())
+}
+
+/**
+ * What a failed fault test prints before the lab goes down (CI keeps no lab): each agent alive or not, and the
+ * tail of the log of every agent that is not, or of the ones named.
+ */
+export function agentDiagnostics(tailOf: readonly string[] = [], lines = 40): string {
+  const out: string[] = []
+  for (const node of NODES) {
+    const pid = daemonPid(LAB, `agent-${node}`)
+    out.push(`agent ${node}: ${pid === null ? 'NOT RUNNING' : `pid ${pid}`}`)
+    if (pid !== null && !tailOf.includes(node)) continue
+    let log = ''
+    try {
+      log = readFileSync(logFile(LAB, `agent-${node}`), 'utf8')
+    } catch (err) {
+      log = `(no log: ${String(err)})`
+    }
+    out.push(
+      ...log
+        .trimEnd()
+        .split('\n')
+        .slice(-lines)
+        .map((l) => `  ${node}| ${l.slice(0, 400)}`),
+    )
+  }
+  return out.join('\n')
 }

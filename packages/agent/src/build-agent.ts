@@ -125,7 +125,8 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
     table = computeRouting({ view, self: config.nodeName, lanPeers, kubeProxy: config.kube.kubeProxy })
     dataflow?.refresh()
     if (mesh) metrics.notePeers(mesh.peers())
-    if (dataplane && dataplaneStarted) dataplane.sync(table)
+    // Also while the data plane starts: it installs the newest table (a LAN verdict proven meanwhile was lost).
+    dataplane?.sync(table)
     reportConflicts(table.conflicts)
   }
 

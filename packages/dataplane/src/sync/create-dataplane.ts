@@ -54,9 +54,15 @@ export interface DataplaneStatus {
 }
 
 export interface Dataplane {
-  /** Removes leftovers of an earlier run, installs the rules for `tables` and starts the periodic check. */
+  /**
+   * Removes leftovers of an earlier run, installs the rules for `tables` (or for a newer sync() made while it ran)
+   * and starts the periodic check.
+   */
   start(tables: DataplaneTables): Promise<void>
-  /** Queues desired state; applied within `minSyncIntervalMs`, coalesced with other calls. */
+  /**
+   * Queues desired state; applied within `minSyncIntervalMs`, coalesced with other calls. Made while start() runs,
+   * it is not lost: start installs it, or it follows start's first sync.
+   */
   sync(tables: DataplaneTables): void
   /** Applies whatever is queued now and waits for it; throws if that sync failed. */
   flush(): Promise<void>
@@ -229,12 +235,15 @@ export function createDataplane(deps: DataplaneDeps, options: DataplaneOptions):
 
   return {
     async start(tables) {
-      await cleanup()
-      running = true
-      needFull = true
       desired = tables
       desiredVersion++
       pendingSince = clock.now()
+      await cleanup()
+      running = true
+      needFull = true
+      // A sync() while the leftovers were being removed is newer than `tables`: it is what the first run installs.
+      // One during that run follows it (run() sees it as `again`). Dropped, it left a LAN peer's pod CIDR captured
+      // while the agent's status said same-LAN, until the next change (1 fault run in ~8).
       await run()
       armResync()
     },
