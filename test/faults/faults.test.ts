@@ -86,7 +86,7 @@ describe('faults with flows open (issue 9)', () => {
   })
   // CI keeps no lab: a failed fault prints which agents are down and the log tails that may say why.
   afterEach((ctx) => {
-    if (ctx.task.result?.state === 'fail') console.log(`after the failure:\n${agentDiagnostics(['a-1'])}`)
+    if (ctx.task.result?.state === 'fail') console.log(`after the failure:\n${agentDiagnostics(NODES, 12)}`)
   })
 
   it('baseline: the same traffic with no fault, for the noise floor of this machine', async () => {
@@ -327,6 +327,9 @@ describe('faults with flows open (issue 9)', () => {
       ),
     )
     const worst = Math.max(...seen.map((s) => s.ms))
+    console.log(
+      `node deleted: routes withdrawn ${others.map((n, i) => `${n} ${Math.round(seen[i]!.ms)} ms`).join(', ')}`,
+    )
     // And in the data plane: no agent's capture set holds the CIDR any more (nothing is sent towards b-1).
     await Promise.all(
       others.map((node) =>

@@ -60,6 +60,9 @@ export interface Agent {
   status(): AgentStatus
 }
 
+/** A routing recompute taking longer is logged: every change queued behind it waits. */
+const SLOW_RECOMPUTE_MS = 200
+
 export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
   const { log, cluster } = deps
   const startedAt = new Date().toISOString()
@@ -118,7 +121,9 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
   async function recompute(): Promise<void> {
     const view = cluster.view()
     const lanPeers = prober?.lanPeers() ?? new Set<string>()
-    if (node) await node.setMembers(memberIds())
+    // Not awaited: closing the connections of a Node gone gracefully takes up to a second (libp2p's close timeout),
+    // and its routes go now. The member set itself changes at once.
+    if (node) void node.setMembers(memberIds())
     mesh?.setRelays(relayInfos(view, dir))
     mesh?.setPeers(meshPeers(view, lanPeers, dir))
     probeLan()
@@ -140,11 +145,15 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
     recomputing = (async () => {
       do {
         again = false
+        const started = performance.now()
         try {
           await recompute()
         } catch (err) {
           log.error({ err: String(err) }, 'routing recompute failed')
         }
+        // Every change waits for the recompute before it: a slow one holds routes back (a deleted Node's withdrawn late).
+        const ms = performance.now() - started
+        if (ms > SLOW_RECOMPUTE_MS) log.warn({ ms: Math.round(ms) }, 'routing recompute was slow')
       } while (again && !stopping)
       recomputing = null
     })()
