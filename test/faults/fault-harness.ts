@@ -221,6 +221,9 @@ export function recordFault(line: FaultLine): void {
       `recovery ${plain.recoveryMs} ms, bytes lost ${plain.bytesLost}, corrupt ${plain.bytesCorrupt}, in flight at breaks ${plain.inFlightAtBreaks}` +
       (plain.notes ? ` (${plain.notes})` : ''),
   )
+  // Which probes failed, why and when (CI keeps only the output).
+  for (const [id, line] of Object.entries(plain.perProbe ?? {}))
+    if (!line.startsWith('0/')) console.log(`  probe ${id}: ${line}`)
   mkdirSync(`${REPO}results`, { recursive: true })
   const all = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as unknown[]) : []
   all.push({ ...plain, at: new Date().toISOString() })
