@@ -16,6 +16,8 @@ export interface PathFigures {
   via: string
   /** The p50 of each 1 KiB request/response run (runs interleaved across the paths); p50Ms is their median. */
   p50RunsMs?: number[]
+  /** Direct and punched paths: how many of the 8-flow run's connections took the fast channel (e.g. "9/9"). */
+  flows8Fast?: string
 }
 
 export const median = (xs: readonly number[]): number => {

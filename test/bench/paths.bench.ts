@@ -79,14 +79,15 @@ type RrFigures = Record<string, number>
 const rrRun = (spec: PathSpec): RrFigures =>
   attempt(`${spec.name} rr`, () => rrLoad(spec.client, ['rr', spec.echoTarget, String(O.rrRounds), '1024']), {})
 
+/** On a direct or punched path, the agents whose fast-channel counters tell which connections took it. */
+const fastPair = (spec: PathSpec): readonly [string, string] | null =>
+  (spec.via === 'direct' || spec.via === 'punched') && spec.expect ? [spec.expect[0], spec.expect[1]] : null
+
 async function oneFlow(spec: PathSpec): Promise<OneFlow> {
   const [ip, port] = spec.iperfTarget
   try {
     // On a direct or punched path, whether iperf3's connections (control and data) took the fast channel or rode libp2p.
-    const pair =
-      (spec.via === 'direct' || spec.via === 'punched') && spec.expect
-        ? ([spec.expect[0], spec.expect[1]] as const)
-        : null
+    const pair = fastPair(spec)
     const before = pair ? await fastCounters(...pair) : null
     const { value, cpuPct } = await withCpu(spec.forwarders(), () => iperf(spec.client, ip, port, O.seconds, 1))
     if (pair && before) {
@@ -121,7 +122,14 @@ async function finish(
   const ok = one.filter((r) => Number.isFinite(r.mbps))
   const byMbps = [...(ok.length > 0 ? ok : one)].sort((a, b) => a.mbps - b.mbps)
   const mid = byMbps[Math.floor(byMbps.length / 2)]!
+  const pair = fastPair(spec)
+  const before = pair ? await fastCounters(...pair) : null
   const flows8 = attempt(`${spec.name} 8 flows`, () => iperf(spec.client, ip, port, O.seconds, 8).mbps, Number.NaN)
+  const after = pair ? await fastCounters(...pair) : null
+  const flows8Fast =
+    before && after
+      ? `${after.taken - before.taken}/${after.taken - before.taken + after.missed - before.missed}`
+      : undefined
   const p50Runs = rrRuns.map((r) => r['p50Ms'] ?? Number.NaN)
   const conn = attempt(
     `${spec.name} conn`,
@@ -138,6 +146,7 @@ async function finish(
     cpuPct: mid.cpuPct,
     runsMBps: one.map((r) => r.mbps),
     flows8MBps: flows8,
+    ...(flows8Fast === undefined ? {} : { flows8Fast }),
     ttfbP50Ms: conn['ttfbP50Ms'] ?? Number.NaN,
     senderCpuPct: mid.senderCpuPct,
     receiverCpuPct: mid.receiverCpuPct,
@@ -324,7 +333,7 @@ try {
         ? await finish(s, lan.one, lan.rr)
         : await finish(s, oneRuns.get(s.name) ?? [], rrRuns.get(s.name) ?? [])
     log(
-      `${s.name}: 8 flows ${paths[s.name]!.flows8MBps} MB/s, p50 ${paths[s.name]!.p50Ms} ms, ${paths[s.name]!.connPerSec} conn/s`,
+      `${s.name}: 8 flows ${paths[s.name]!.flows8MBps} MB/s${paths[s.name]!.flows8Fast ? ` (${paths[s.name]!.flows8Fast} on the fast channel)` : ''}, p50 ${paths[s.name]!.p50Ms} ms, ${paths[s.name]!.connPerSec} conn/s`,
     )
   }
 
