@@ -27,6 +27,17 @@ import type { SwarmKey } from './swarm-key.ts'
  */
 const REUSE_PORT = { reusePort: true } as TCPSocketOptions
 
+/**
+ * TCP keepalive on every mesh connection after this long idle (probes 1 s apart, libuv's interval); @libp2p/tcp
+ * turns keepalive on with the kernel's idle time (2 hours). A NAT router that forgets its mappings (a reboot,
+ * `conntrack -F`) resets the far end's next write while the near end, idle, hears nothing: a relay reservation
+ * was then gone on the relay only, and the relayed path stayed broken until the next ping from the near end
+ * (up to 10 s; 6 s past a flush in 3 of 5 fault runs). An idle end's probe re-creates the mapping from inside, or
+ * meets the far end's reset and closes at once. Cost: one probe per idle 5 s per connection.
+ */
+export const MESH_KEEPALIVE_MS = 5_000
+const KEEPALIVE = { keepAlive: true, keepAliveInitialDelay: MESH_KEEPALIVE_MS }
+
 export type EncrypterName = 'tls' | 'noise'
 /** `pnet`: libp2p private network (XSalsa20 over every byte); `proof`: one HMAC proof per connection. */
 export type PskMode = 'pnet' | 'proof'
@@ -115,7 +126,7 @@ export function baseLibp2pOptions(options: TunnelNodeOptions, members: MemberGat
       announce: [...(options.announce ?? [])],
       announceFilter: createAnnounceFilter(options.publicRanges ?? []),
     },
-    tcp: tcp({ listenOpts: REUSE_PORT }),
+    tcp: tcp({ listenOpts: { ...REUSE_PORT, ...KEEPALIVE }, dialOpts: KEEPALIVE }),
     connectionEncrypters: (options.encrypters ?? ['tls', 'noise']).map((name) => (name === 'tls' ? tls() : noise())),
     streamMuxers: [yamux(YAMUX_OPTIONS)],
     ...(connectionProtector === undefined ? {} : { connectionProtector }),
