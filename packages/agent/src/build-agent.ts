@@ -239,7 +239,10 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
             metrics.holepunchFinished(e.ok ? 'success' : 'failure', e.ok ? 'none' : punchReason(e.reason ?? ''))
             log.info({ peer: e.peerId, ok: e.ok, reason: e.reason }, 'hole punch finished')
           },
-          onRtt: (_peer, ms) => metrics.peerRtt(ms),
+          onRtt: (peer, ms) => {
+            metrics.peerRtt(ms)
+            dataflow?.noteRtt(peer, ms)
+          },
         },
       )
       log.info({ peer: node.peerId, port: config.mesh.listenPort, relayServer, publicAddrs }, 'mesh listening')

@@ -68,6 +68,7 @@ import {
 import type { AgentConfig } from '../config/agent-config.ts'
 import { rateLimited } from '../log.ts'
 import { fastPortOf, internalIP, peerIndex } from '../mesh/peer-directory.ts'
+import { createLeastRtt } from './least-rtt.ts'
 import { resolveTarget, serviceIndex } from './resolve-target.ts'
 
 /**
@@ -118,23 +119,27 @@ export interface Dataflow {
   fastPeers(): Map<string, FastPeerStatus>
   /** Call after every routing change: refreshes the lookup indexes. */
   refresh(): void
+  /**
+   * A ping's round trip to a peer (the mesh pings each every 10 s): what judges a peer near enough for a flow to wait
+   * for a fast socket is the least of the last minute, and a ping that queued behind a bulk flow must not hide it.
+   */
+  noteRtt(peer: string, ms: number): void
 }
 
 /** Least time the exit's answer on a fast socket is awaited before the socket counts as dead (4 RTT if longer). */
 const FAST_ANSWER_MIN_MS = 750
 /**
- * A flow to a near direct peer (RTT up to FAST_WAIT_MAX_RTT_MS) that finds no ready fast socket waits for one being
- * dialled, up to max(FAST_WAIT_MIN_MS, 4 RTT): a TCP and TLS handshake is three round trips, a few milliseconds
- * there, while a flow that rides libp2p instead does so for its whole life at a third of the throughput (a client
- * opening 8 connections at once found 4 ready and put 5 on libp2p). Farther peers, punched and relayed ones (a dial
- * is a signalling exchange there) never wait: the refill starts at once and serves the next flow.
+ * A flow to a near direct or punched peer (least RTT of the last minute up to FAST_WAIT_MAX_RTT_MS) that finds no
+ * ready fast socket waits for one being dialled, up to max(FAST_WAIT_MIN_MS, 4 RTT): a TCP and TLS handshake is three
+ * round trips (a punch one exchange more over the punched connection), a few milliseconds there, while a flow that
+ * rides libp2p instead does so for its whole life at a third of the throughput (a client opening 8 connections at
+ * once found 4 ready and put 5 on libp2p). Farther peers and relayed ones (a dial is a signalling exchange with the
+ * relay) never wait: the refill starts at once and serves the next flow.
  */
 const FAST_WAIT_MAX_RTT_MS = Number(process.env['PODLINK_FAST_WAIT_MAX_RTT_MS'] ?? 5)
 const FAST_WAIT_MIN_MS = 20
-/**
- * "Near" is judged on the least RTT seen over about this long: a ping that queued behind a bulk flow read 42 ms to
- * a peer 0.2 ms away in the bench, and flows opened then would not wait.
- */
+const FAST_PUNCH_WAIT_MIN_MS = Number(process.env['PODLINK_FAST_PUNCH_WAIT_MS'] ?? 60)
+/** "Near" is judged on the least RTT seen over the last one to two of these (least-rtt.ts). */
 const MIN_RTT_WINDOW_MS = 60_000
 
 export function createDataflow(deps: DataflowDeps): Dataflow {
@@ -217,27 +222,17 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
     return path === 'direct' && conn.direction === 'outbound' ? { host, port } : null
   }
 
-  /** Per peer, the least RTT seen lately (a new sample replaces it when lower, or when it is older than the window). */
-  const minRtt = new Map<string, { ms: number; at: number }>()
-  const leastRtt = (peer: string, sample: number | null | undefined): number | null => {
-    const now = Date.now()
-    const seen = minRtt.get(peer)
-    if (sample == null) return seen !== undefined && now - seen.at < MIN_RTT_WINDOW_MS ? seen.ms : null
-    if (seen === undefined || sample <= seen.ms || now - seen.at >= MIN_RTT_WINDOW_MS) {
-      minRtt.set(peer, { ms: sample, at: now })
-      return sample
-    }
-    return seen.ms
-  }
+  /** Per peer, the least RTT of the last minute or two: from pings (noteRtt) and from each flow's peer status. */
+  const minRtt = createLeastRtt(MIN_RTT_WINDOW_MS)
 
   const openFlowStream: OpenFlowStream = async (peer, request, { signal }) => {
     const conn: Connection = await mesh.connectionFor(peer, signal)
     const status = fastPool === null ? undefined : mesh.peers().find((p) => p.peerId === peer)
     const target = fastTarget(peer, conn, status?.path, request.protocol)
-    const rttMs = leastRtt(peer, status?.rttMs)
+    const rttMs = minRtt.note(peer, status?.rttMs)
     const waitMs =
-      target !== null && target.port > 0 && rttMs != null && rttMs <= FAST_WAIT_MAX_RTT_MS
-        ? Math.max(FAST_WAIT_MIN_MS, 4 * rttMs)
+      target !== null && target.port >= 0 && rttMs != null && rttMs <= FAST_WAIT_MAX_RTT_MS
+        ? Math.max(target.port === 0 ? FAST_PUNCH_WAIT_MIN_MS : FAST_WAIT_MIN_MS, 4 * rttMs)
         : 0
     const socket = target === null ? null : await fastPool!.takeOrWait(peer, target.host, target.port, waitMs)
     if (socket !== null) {
@@ -477,13 +472,16 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
     peerTotals: () => registry.peers(),
     refusals: () => handler.refusals(),
     fastPeers: () => fastPool?.status() ?? new Map(),
+    noteRtt(peer, ms) {
+      minRtt.note(peer, ms)
+    },
     refresh() {
       peers = peerIndex(deps.view())
       services = serviceIndex(deps.table())
       if (fastPool !== null) {
         const known = new Set(peers.values())
         for (const peer of fastPool.status().keys()) if (!known.has(peer)) fastPool.forget(peer)
-        for (const peer of minRtt.keys()) if (!known.has(peer)) minRtt.delete(peer)
+        minRtt.retain(known)
       }
     },
   }
