@@ -157,6 +157,21 @@ export function kubectl(args: readonly string[], input?: string): { code: number
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' }
 }
 
+/** Adds a Node (no agent behind it: a pod CIDR and an InternalIP) through kubectl; throws with kubectl's error. */
+export function addNode(name: string, podCIDR: string, internalIP: string): void {
+  const added = kubectl(
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name },
+      spec: { podCIDR, podCIDRs: [podCIDR] },
+      status: { addresses: [{ type: 'InternalIP', address: internalIP }] },
+    }),
+  )
+  if (added.code !== 0) throw new Error(`kubectl apply node ${name} failed: ${added.stderr}`)
+}
+
 /** One Prometheus sample's value from an agent's /metrics (0 when absent). */
 export function metric(node: string, series: string): number {
   const text = inNs(node, ['curl', '-sf', 'http://127.0.0.1:9464/metrics'])

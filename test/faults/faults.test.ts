@@ -6,6 +6,7 @@ import { loadLabTopology } from '../../packages/testlab/src/lab/lab-status.ts'
 import { labCli, probe } from '../lab/lab-cli.ts'
 import { type Measured, measure, recordFault, sleep, waitFor } from './fault-harness.ts'
 import {
+  addNode,
   agentDiagnostics,
   faultsLabUp,
   inNs,
@@ -219,17 +220,7 @@ describe('faults with flows open (issue 9)', () => {
     // reset from the router and the API closed its end; site A's agents heard nothing and noticed after 30 s without
     // data, missing every change meanwhile. A Node added 20 s after the flush must be routed everywhere at once.
     await sleep(Math.max(0, faultAt + 20_000 - Date.now()))
-    const added = kubectl(
-      ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Node',
-        metadata: { name: 'after-flush-1' },
-        spec: { podCIDR: '10.244.8.0/24', podCIDRs: ['10.244.8.0/24'] },
-        status: { addresses: [{ type: 'InternalIP', address: '192.168.8.8' }] },
-      }),
-    )
-    expect(added.code, added.stderr).toBe(0)
+    addNode('after-flush-1', '10.244.8.0/24', '192.168.8.8')
     try {
       const seen = await Promise.all(
         NODES.map((node) =>
@@ -290,17 +281,7 @@ describe('faults with flows open (issue 9)', () => {
     let healedAt = 0
     try {
       await sleep(5000)
-      const added = kubectl(
-        ['apply', '-f', '-'],
-        JSON.stringify({
-          apiVersion: 'v1',
-          kind: 'Node',
-          metadata: { name: 'late-1' },
-          spec: { podCIDR: '10.244.9.0/24', podCIDRs: ['10.244.9.0/24'] },
-          status: { addresses: [{ type: 'InternalIP', address: '192.168.9.9' }] },
-        }),
-      )
-      expect(added.code, added.stderr).toBe(0)
+      addNode('late-1', '10.244.9.0/24', '192.168.9.9')
       await sleep(10_000)
       for (const node of NODES) {
         const s = await status(node)

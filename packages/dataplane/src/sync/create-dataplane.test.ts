@@ -90,23 +90,21 @@ describe('createDataplane', () => {
       }
       return { open, reached }
     }
-    // During cleanup: start installs the newer tables at once.
-    const cleaning = gate('ipsetNames')
-    const started = dp.start(exampleTables())
-    await cleaning.reached
-    dp.sync(more(exampleTables()))
-    cleaning.open()
-    await started
+    /** Starts with the example tables and syncs one more CIDR while start is inside `method`. */
+    const syncDuringStart = async (method: 'ipsetNames' | 'ipsetRestore') => {
+      const held = gate(method)
+      const started = dp.start(exampleTables())
+      await held.reached
+      dp.sync(more(exampleTables()))
+      held.open()
+      await started
+    }
+    // During cleanup (the leftovers listed): start installs the newer tables at once.
+    await syncDuringStart('ipsetNames')
     expect(nf.ipsetMembers('PODLINK-MESH-4')).toContain('10.244.13.0/24')
     await dp.stop()
-
     // During the first run: the sync follows it within the minimum interval.
-    const writing = gate('ipsetRestore')
-    const again = dp.start(exampleTables())
-    await writing.reached
-    dp.sync(more(exampleTables()))
-    writing.open()
-    await again
+    await syncDuringStart('ipsetRestore')
     expect(nf.ipsetMembers('PODLINK-MESH-4')).not.toContain('10.244.13.0/24')
     clock.advance(1000)
     await settle()
