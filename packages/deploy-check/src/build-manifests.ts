@@ -200,6 +200,7 @@ export function buildManifests(values: DeployValues, namespace = NAMESPACE): Man
                 ports: [
                   { name: 'mesh', containerPort: ref('mesh.listenPort'), protocol: 'TCP' },
                   { name: 'fast', containerPort: ref('mesh.fastPort'), protocol: 'TCP' },
+                  { name: 'fast-relay', containerPort: ref('mesh.fastRelayPort'), protocol: 'TCP' },
                   { name: 'metrics', containerPort: ref('metrics.port'), protocol: 'TCP' },
                 ],
                 startupProbe: probe('/healthz', 2, 60),

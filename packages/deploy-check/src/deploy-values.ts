@@ -18,6 +18,7 @@ export interface DeployValues {
   readonly mesh: {
     readonly listenPort: number
     readonly fastPort: number
+    readonly fastRelayPort: number
     readonly relay: string
     readonly publicRanges: string
   }
@@ -41,7 +42,7 @@ export const DEFAULT_VALUES: DeployValues = {
   image: { repository: IMAGE_REPOSITORY, tag: '0.1.0', pullPolicy: 'IfNotPresent' },
   logLevel: 'info',
   metrics: { port: 9464 },
-  mesh: { listenPort: 4001, fastPort: 4004, relay: 'auto', publicRanges: '' },
+  mesh: { listenPort: 4001, fastPort: 4004, fastRelayPort: 4005, relay: 'auto', publicRanges: '' },
   kube: { mode: 'in-cluster', kubeProxy: true, metaServerUrl: 'http://127.0.0.1:10550' },
   kubeEdge: { enabled: false, kubeProxy: false },
   psk: { secretName: 'podlink-psk', create: false, key: '' },
@@ -74,6 +75,9 @@ export const VALUES_DOC: Readonly<Record<string, string>> = {
   'mesh.fastPort':
     'mesh.fastPort: TCP port of the fast channel (TLS per flow to peers dialled directly); open it where\n' +
     'mesh.listenPort is open. Not listenPort + 1 or + 2 (NAT observation on public nodes).',
+  'mesh.fastRelayPort':
+    'mesh.fastRelayPort: TCP port on relay nodes where the two legs of a relayed fast-channel socket meet; open it\n' +
+    'on relay nodes as mesh.listenPort is.',
   'mesh.relay':
     'mesh.relay: auto runs a relay on Nodes labelled podlink.io/relay=true. Label public nodes with\n' +
     '`kubectl label node NAME podlink.io/relay=true`; a DaemonSet cannot choose them for you.',
@@ -112,6 +116,7 @@ export const CONFIG_FROM_VALUES: Readonly<Record<string, string>> = {
   'metrics.port': 'metrics.port',
   'mesh.listenPort': 'mesh.listenPort',
   'mesh.fastPort': 'mesh.fastPort',
+  'mesh.fastRelayPort': 'mesh.fastRelayPort',
   'mesh.relay': 'mesh.relay',
   'mesh.publicRanges': 'mesh.publicRanges',
   'kube.mode': 'kube.mode',

@@ -20,7 +20,7 @@ export const FULL_VALUES: DeployValues = {
   image: { repository: 'registry.example.com/podlink/agent', tag: '0.1.1', pullPolicy: 'Always' },
   logLevel: 'debug',
   metrics: { port: 9465 },
-  mesh: { listenPort: 4002, fastPort: 4012, relay: 'always', publicRanges: '100.64.0.0/10,198.18.0.0/15' },
+  mesh: { listenPort: 4002, fastPort: 4012, fastRelayPort: 4015, relay: 'always', publicRanges: '100.64.0.0/10,198.18.0.0/15' },
   kube: { mode: 'metaserver', kubeProxy: false, metaServerUrl: 'http://127.0.0.1:10551' },
   kubeEdge: { enabled: true, kubeProxy: true },
   psk: { secretName: 'podlink-psk-example', create: true, key: '0123456789abcdef'.repeat(4) },
