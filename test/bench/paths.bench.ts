@@ -207,9 +207,10 @@ try {
     via: 'flannel, no agents',
   }
 
-  // raw-lan and podlink-lan alternate round by round: a-1's and a-2's agents stopped (their rules removed) for raw-lan,
-  // started for podlink-lan. Measured one after the other, a drift of the machine's load between the two read as
-  // podlink's cost on a path it never touches (0.89x and 0.95x in two runs that measured raw-lan first).
+  // raw-lan and podlink-lan alternate round by round: a-1's and a-2's agents stopped (their rules removed) for
+  // raw-lan, started for podlink-lan. Measured one after the other, a drift of the machine's load between the two
+  // read as podlink's cost on a path it never touches (0.89x and 0.95x in two runs that measured raw-lan first; 0.99x
+  // and 0.88x alternating with raw-lan always first in its round).
   const nodes = t.nodes.filter((n) => n.agent).map((n) => n.name)
   const lanNodes = ['a-1', 'a-2'].filter((n) => nodes.includes(n))
   log(`starting ${nodes.length - lanNodes.length} agents (${lanNodes.join(', ')} alternate with raw-lan)`)
@@ -227,11 +228,14 @@ try {
   const lan = { rawOne: [] as OneFlow[], rawRr: [] as RrFigures[], one: [] as OneFlow[], rr: [] as RrFigures[] }
   const lanRounds = Math.max(O.runs, O.rrRuns)
   let rawLanFigures: PathFigures | null = null
-  for (let round = 0; round < lanRounds; round++) {
-    if (round < O.runs) lan.rawOne.push(await oneFlow(rawLan))
-    lan.rawRr.push(rrRun(rawLan))
-    // 8 flows and new connections of raw-lan, with no agent on either node, in its last round.
-    if (round === lanRounds - 1) rawLanFigures = await finish(rawLan, lan.rawOne, lan.rawRr)
+  let lanRunning = false
+  const lanAgents = async (run: boolean, round: number): Promise<void> => {
+    if (run === lanRunning) return
+    lanRunning = run
+    if (!run) {
+      for (const node of lanNodes) await agentCommand(t, node, 'stop')
+      return
+    }
     for (const node of lanNodes) await startLabAgent(t, node)
     await Promise.all(lanNodes.map((node) => waitAgentReady(t, node, 90_000)))
     await waitReady(lanNodes, 90_000)
@@ -239,13 +243,22 @@ try {
       (await pathOf('a-2', 'a-1')) === 'lan' && (await pathOf('a-1', 'a-2')) === 'lan' ? true : undefined,
     )
     if (proven === null) errors.push(`round ${round + 1}: a-1 and a-2 not same-LAN to each other within 30 s`)
-    if (round < O.runs) lan.one.push(await oneFlow(podlinkLan))
-    lan.rr.push(rrRun(podlinkLan))
-    log(
-      `lan round ${round + 1}: raw-lan ${lan.rawOne[round]?.mbps ?? '-'} MB/s p50 ${lan.rawRr.at(-1)?.['p50Ms']} ms, podlink-lan ${lan.one[round]?.mbps ?? '-'} MB/s p50 ${lan.rr.at(-1)?.['p50Ms']} ms`,
-    )
-    if (round < lanRounds - 1) for (const node of lanNodes) await agentCommand(t, node, 'stop')
   }
+  // Rounds alternate which goes first (raw-lan, podlink-lan | podlink-lan, raw-lan | ...): one start or stop per
+  // round, and an effect of going first or second falls on both alike.
+  for (let round = 0; round < lanRounds; round++) {
+    for (const raw of round % 2 === 0 ? [true, false] : [false, true]) {
+      await lanAgents(!raw, round)
+      if (round < O.runs) (raw ? lan.rawOne : lan.one).push(await oneFlow(raw ? rawLan : podlinkLan))
+      ;(raw ? lan.rawRr : lan.rr).push(rrRun(raw ? rawLan : podlinkLan))
+      // 8 flows and new connections of raw-lan, with no agent on either node, in its last round.
+      if (raw && round === lanRounds - 1) rawLanFigures = await finish(rawLan, lan.rawOne, lan.rawRr)
+    }
+    log(
+      `lan round ${round + 1} (${round % 2 === 0 ? 'raw-lan first' : 'podlink-lan first'}): raw-lan ${lan.rawOne[round]?.mbps ?? '-'} MB/s p50 ${lan.rawRr.at(-1)?.['p50Ms']} ms, podlink-lan ${lan.one[round]?.mbps ?? '-'} MB/s p50 ${lan.rr.at(-1)?.['p50Ms']} ms`,
+    )
+  }
+  await lanAgents(true, lanRounds)
   await waitReady(nodes, 90_000)
   const wgPids = await startWireguard('a-1', 'pub-1', PUB_1)
   const proxyPids = await startHaproxy('a-1', 'pub-1', PUB_1, POD.webPub)
