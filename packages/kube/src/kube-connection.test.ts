@@ -1,12 +1,13 @@
-import { execFileSync } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Watch } from '@kubernetes/client-node'
+import { KEEPALIVE_IDLE_MS } from '@podlink/core'
+import { keepaliveTimersMs } from '@podlink/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
-import { API_KEEPALIVE_MS, connectKube, kubeConfigOf } from './kube-connection.ts'
+import { connectKube, kubeConfigOf } from './kube-connection.ts'
 
 let server: Server | undefined
 let dir: string | undefined
@@ -51,17 +52,11 @@ describe('connectKube', () => {
       () => {},
     )
     try {
-      let line = ''
-      for (let i = 0; i < 50 && !line.includes('keepalive'); i++) {
-        await new Promise((r) => setTimeout(r, 20))
-        line = execFileSync('ss', ['-tno', 'state', 'established', 'dst', `127.0.0.1:${port}`], { encoding: 'utf8' })
-      }
-      // e.g. timer:(keepalive,4.9sec,0): the first probe within API_KEEPALIVE_MS of the last data.
-      const timer = /timer:\(keepalive,([\d.]+)(ms|sec)/.exec(line)
-      expect(timer, line).not.toBeNull()
-      const ms = Number(timer![1]) * (timer![2] === 'sec' ? 1000 : 1)
+      // The first probe within KEEPALIVE_IDLE_MS of the last data.
+      await expect.poll(() => keepaliveTimersMs(`( dst 127.0.0.1:${port} )`)).toHaveLength(1)
+      const [ms] = keepaliveTimersMs(`( dst 127.0.0.1:${port} )`)
       expect(ms).toBeGreaterThan(0)
-      expect(ms).toBeLessThanOrEqual(API_KEEPALIVE_MS)
+      expect(ms).toBeLessThanOrEqual(KEEPALIVE_IDLE_MS)
     } finally {
       watch.abort()
     }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { isIPv6 } from 'node:net'
 import { join } from 'node:path'
 import { type DispatcherOptions, KubeConfig } from '@kubernetes/client-node'
-import { PodlinkError } from '@podlink/core'
+import { KEEPALIVE_IDLE_MS, PodlinkError } from '@podlink/core'
 
 /** Where the Kubernetes API is. */
 export type KubeConnectionOptions =
@@ -107,27 +107,16 @@ function loadInCluster(kc: KubeConfig, dir: string, env: Readonly<Record<string,
   )
 }
 
-/**
- * TCP keepalive on every API connection after this long idle (then probes 1 s apart, libuv's interval).
- * A watch is a response that only the API writes to. When a NAT router between agent and API forgets its
- * mappings (a reboot, `conntrack -F`), the API's next write is answered with a reset by the router and the API
- * closes its end, while the agent's end hears nothing: client-node's watch noticed only after 30 s without data
- * (its inactivity timeout), and every change meanwhile waited (a Node deleted in the fault lab was withdrawn on
- * site A 4-6 s late). A probe from the agent's end re-creates the mapping (from inside, before the API writes), or
- * gets the API's reset and the watch restarts at once. Cost when idle: one probe per 5 s per connection.
- */
-export const API_KEEPALIVE_MS = 5_000
-
+/** API connections probe after KEEPALIVE_IDLE_MS idle: a watch a NAT flush cut on the API's side only is found. */
 function keepAliveQuickly(kc: KubeConfig): void {
   const options = kc.createDispatcherOptions.bind(kc)
+  const keep = { keepAlive: true, keepAliveInitialDelay: KEEPALIVE_IDLE_MS }
   kc.createDispatcherOptions = (cluster, agentOptions): DispatcherOptions => {
     const o = options(cluster, agentOptions)
     // Plain http (a KubeEdge MetaServer, the lab's API stand-in) gets no dispatcher of client-node's own: one like
     // the https one, without TLS options, only for the keepalive.
-    if (o.type === 'none')
-      return { type: 'agent', connect: { keepAlive: true, keepAliveInitialDelay: API_KEEPALIVE_MS } }
-    if (o.type === 'agent' || o.type === 'proxy')
-      return { ...o, connect: { ...o.connect, keepAlive: true, keepAliveInitialDelay: API_KEEPALIVE_MS } }
+    if (o.type === 'none') return { type: 'agent', connect: keep }
+    if (o.type === 'agent' || o.type === 'proxy') return { ...o, connect: { ...o.connect, ...keep } }
     return o
   }
 }

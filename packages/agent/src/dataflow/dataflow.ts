@@ -222,14 +222,14 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
     return path === 'direct' && conn.direction === 'outbound' ? { host, port } : null
   }
 
-  /** Per peer, the least RTT of the last minute or two: from pings (noteRtt) and from each flow's peer status. */
+  /** Per peer, the least RTT of the last minute or two, from the mesh's pings (noteRtt). */
   const minRtt = createLeastRtt(MIN_RTT_WINDOW_MS)
 
   const openFlowStream: OpenFlowStream = async (peer, request, { signal }) => {
     const conn: Connection = await mesh.connectionFor(peer, signal)
-    const status = fastPool === null ? undefined : mesh.peers().find((p) => p.peerId === peer)
+    const status = fastPool === null ? undefined : mesh.peer(peer)
     const target = fastTarget(peer, conn, status?.path, request.protocol)
-    const rttMs = minRtt.note(peer, status?.rttMs)
+    const rttMs = minRtt.least(peer)
     const waitMs =
       target !== null && target.port >= 0 && rttMs != null && rttMs <= FAST_WAIT_MAX_RTT_MS
         ? Math.max(target.port === 0 ? FAST_PUNCH_WAIT_MIN_MS : FAST_WAIT_MIN_MS, 4 * rttMs)
@@ -269,7 +269,7 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
     for (const [name, id] of peers) if (id === peerId) return name
     return peerId
   }
-  const pathOf = (peer: string) => mesh.peers().find((p) => p.peerId === peer)?.path ?? 'none'
+  const pathOf = (peer: string) => mesh.peer(peer)?.path ?? 'none'
   const framing = { encode: encodeDatagram, createDecoder: createDatagramDecoder }
 
   /** The exit's parts shared by both channels; `channel` names the one in the log of a flow that failed. */
@@ -473,7 +473,7 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
     refusals: () => handler.refusals(),
     fastPeers: () => fastPool?.status() ?? new Map(),
     noteRtt(peer, ms) {
-      minRtt.note(peer, ms)
+      minRtt.add(peer, ms)
     },
     refresh() {
       peers = peerIndex(deps.view())

@@ -5,31 +5,45 @@
  * replacing an aged minimum by whatever sample came next did, and a peer went "far" for a minute.
  */
 export interface LeastRtt {
-  /** Adds a sample (ms) if given; returns the least RTT in range, or null when there is none. */
-  note(peer: string, sampleMs?: number | null): number | null
+  /** A round trip to `peer`, in ms (garbage is ignored). */
+  add(peer: string, ms: number): void
+  /** The least round trip in range, or null when there is none. */
+  least(peer: string): number | null
   /** Forgets peers not in `known`. */
   retain(known: ReadonlySet<string>): void
 }
 
+interface Windows {
+  cur: number
+  curStart: number
+  prev: number
+}
+
 export function createLeastRtt(windowMs: number, now: () => number = Date.now): LeastRtt {
-  const peers = new Map<string, { cur: number; curStart: number; prev: number }>()
+  const peers = new Map<string, Windows>()
+  /** Moves a window that is over into `prev` (or drops it, if a whole window went by unseen). */
+  const roll = (w: Windows, t: number): void => {
+    if (t - w.curStart < windowMs) return
+    w.prev = t - w.curStart >= 2 * windowMs ? Number.POSITIVE_INFINITY : w.cur
+    w.cur = Number.POSITIVE_INFINITY
+    w.curStart = t
+  }
   return {
-    note(peer, sampleMs) {
+    add(peer, ms) {
+      if (!Number.isFinite(ms) || ms < 0) return
       const t = now()
-      let w = peers.get(peer)
-      if (w !== undefined && t - w.curStart >= windowMs) {
-        // The current window is over: it becomes the previous one (or nothing, if a whole window went by unseen).
-        w.prev = t - w.curStart >= 2 * windowMs ? Number.POSITIVE_INFINITY : w.cur
-        w.cur = Number.POSITIVE_INFINITY
-        w.curStart = t
+      const w = peers.get(peer)
+      if (w === undefined) {
+        peers.set(peer, { cur: ms, curStart: t, prev: Number.POSITIVE_INFINITY })
+        return
       }
-      if (sampleMs != null && Number.isFinite(sampleMs) && sampleMs >= 0) {
-        if (w === undefined) {
-          w = { cur: sampleMs, curStart: t, prev: Number.POSITIVE_INFINITY }
-          peers.set(peer, w)
-        } else w.cur = Math.min(w.cur, sampleMs)
-      }
+      roll(w, t)
+      w.cur = Math.min(w.cur, ms)
+    },
+    least(peer) {
+      const w = peers.get(peer)
       if (w === undefined) return null
+      roll(w, now())
       const least = Math.min(w.cur, w.prev)
       return Number.isFinite(least) ? least : null
     },

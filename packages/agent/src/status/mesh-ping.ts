@@ -22,7 +22,7 @@ export async function* meshPing(
       const attempt = AbortSignal.any([signal, AbortSignal.timeout(TIMEOUT_MS)])
       const conn = await mesh.connectionFor(target.peerId, attempt)
       const rttMs = await node.libp2p.services.ping.ping(conn.remoteAddr, { signal: attempt })
-      const peer = mesh.peers().find((p) => p.peerId === target.peerId)
+      const peer = mesh.peer(target.peerId)
       probe = {
         type: 'reply',
         seq,

@@ -57,6 +57,8 @@ export interface Mesh {
   /** The best open connection for a new flow (direct/punched before relayed); connects when there is none. */
   connectionFor(peerId: string, signal: AbortSignal): Promise<Connection>
   peers(): PeerStatus[]
+  /** One peer's row (per new flow: peers() copies and sorts every row). */
+  peer(peerId: string): PeerStatus | undefined
   relays(): RelayStatus[]
   /** Our mesh port's NAT mapping as last observed. */
   mapping(): NatMapping | null
@@ -364,6 +366,7 @@ export async function createMesh(node: MeshNode, options: MeshOptions, deps: Mes
       ])
     },
     peers: () => table.status(),
+    peer: (peerId) => table.get(peerId),
     relays: () => keeper.status(),
     mapping: () => mapping,
     waitReserved: (count, signal) => keeper.waitReserved(count, signal),

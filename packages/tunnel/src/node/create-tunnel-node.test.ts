@@ -1,14 +1,9 @@
-import { execFileSync } from 'node:child_process'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Stream } from '@libp2p/interface'
+import { KEEPALIVE_IDLE_MS } from '@podlink/core'
+import { keepaliveTimersMs } from '@podlink/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
-import {
-  createTunnelNode,
-  MESH_KEEPALIVE_MS,
-  type PeerRefusal,
-  type TunnelNode,
-  type TunnelNodeOptions,
-} from './create-tunnel-node.ts'
+import { createTunnelNode, type PeerRefusal, type TunnelNode, type TunnelNodeOptions } from './create-tunnel-node.ts'
 import { generateSwarmKey } from './swarm-key.ts'
 
 /** Loopback counts as public here so the nodes announce (and can be dialled on) 127.0.0.1. */
@@ -109,7 +104,7 @@ describe('createTunnelNode', () => {
   })
 
   // A NAT router that forgets its mappings leaves the far end reset and the idle near end unaware: both ends
-  // probe after MESH_KEEPALIVE_MS idle (ss shows each socket's keepalive timer), not after the kernel's 2 hours.
+  // probe after KEEPALIVE_IDLE_MS idle (ss shows each socket's keepalive timer), not after the kernel's 2 hours.
   it('keeps mesh connections alive by TCP probes after 5 s idle, on both ends', async () => {
     const [a, b] = await pair()
     await a.libp2p.dial(b.libp2p.getMultiaddrs(), { signal: AbortSignal.timeout(5000) })
@@ -117,17 +112,8 @@ describe('createTunnelNode', () => {
       .getMultiaddrs()[0]!
       .getComponents()
       .find((c) => c.name === 'tcp')!.value!
-    const timers = (): number[] =>
-      execFileSync('ss', ['-tnoH', 'state', 'established', `( sport = :${port} or dport = :${port} )`], {
-        encoding: 'utf8',
-      })
-        .split('\n')
-        .flatMap((l) => {
-          const m = /timer:\(keepalive,([\d.]+)(ms|sec)/.exec(l)
-          return m ? [Number(m[1]) * (m[2] === 'sec' ? 1000 : 1)] : []
-        })
-    await expect.poll(timers).toHaveLength(2)
-    for (const ms of timers()) expect(ms).toBeLessThanOrEqual(MESH_KEEPALIVE_MS)
+    const timers = () => keepaliveTimersMs(`( sport = :${port} or dport = :${port} )`)
+    for (const ms of timers()) expect(ms).toBeLessThanOrEqual(KEEPALIVE_IDLE_MS)
   })
 
   it('closes connections to peers dropped from the member set', async () => {

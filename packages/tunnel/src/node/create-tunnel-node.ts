@@ -14,6 +14,7 @@ import { preSharedKey } from '@libp2p/pnet'
 import { type TCPSocketOptions, tcp } from '@libp2p/tcp'
 import { tls } from '@libp2p/tls'
 import { yamux } from '@libp2p/yamux'
+import { KEEPALIVE_IDLE_MS } from '@podlink/core'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { createAnnounceFilter } from './announce-filter.ts'
 import { createMemberGater, type MemberGater } from './member-gater.ts'
@@ -27,16 +28,8 @@ import type { SwarmKey } from './swarm-key.ts'
  */
 const REUSE_PORT = { reusePort: true } as TCPSocketOptions
 
-/**
- * TCP keepalive on every mesh connection after this long idle (probes 1 s apart, libuv's interval); @libp2p/tcp
- * turns keepalive on with the kernel's idle time (2 hours). A NAT router that forgets its mappings (a reboot,
- * `conntrack -F`) resets the far end's next write while the near end, idle, hears nothing: a relay reservation
- * was then gone on the relay only, and the relayed path stayed broken until the next ping from the near end
- * (up to 10 s; 6 s past a flush in 3 of 5 fault runs). An idle end's probe re-creates the mapping from inside, or
- * meets the far end's reset and closes at once. Cost: one probe per idle 5 s per connection.
- */
-export const MESH_KEEPALIVE_MS = 5_000
-const KEEPALIVE = { keepAlive: true, keepAliveInitialDelay: MESH_KEEPALIVE_MS }
+/** Probes after KEEPALIVE_IDLE_MS idle: a NAT router that forgot a mapping is found, or the mapping made again. */
+const KEEPALIVE = { keepAlive: true, keepAliveInitialDelay: KEEPALIVE_IDLE_MS }
 
 export type EncrypterName = 'tls' | 'noise'
 /** `pnet`: libp2p private network (XSalsa20 over every byte); `proof`: one HMAC proof per connection. */

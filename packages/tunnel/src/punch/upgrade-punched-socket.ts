@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net'
 import type { Connection } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { PodlinkError } from '@podlink/core'
-import { MESH_KEEPALIVE_MS, type UpgradeComponents } from '../node/create-tunnel-node.ts'
+import { KEEPALIVE_IDLE_MS, PodlinkError } from '@podlink/core'
+import type { UpgradeComponents } from '../node/create-tunnel-node.ts'
 import { SocketMultiaddrConnection } from './socket-multiaddr-connection.ts'
 
 export interface UpgradePunchedOptions {
@@ -33,8 +33,8 @@ export async function upgradePunchedSocket(
     throw new PodlinkError('PUNCH_UPGRADE_FAILED', 'Cannot upgrade the punched socket as it is already closed')
   }
   socket.setNoDelay(true)
-  // Keeps the NAT mappings alive while the connection idles, and finds a mapping a router forgot (see MESH_KEEPALIVE_MS).
-  socket.setKeepAlive(true, MESH_KEEPALIVE_MS)
+  // Keeps the NAT mappings alive while the connection idles, and finds a mapping a router forgot (see KEEPALIVE_IDLE_MS).
+  socket.setKeepAlive(true, KEEPALIVE_IDLE_MS)
   const family = host.includes(':') ? 'ip6' : 'ip4'
   const maConn = new SocketMultiaddrConnection({
     socket,
