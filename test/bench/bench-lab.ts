@@ -251,10 +251,18 @@ export async function startWireguard(a: string, b: string, bUnderlayIp: string):
 }
 
 /**
- * Two haproxy instances in TCP mode, the same shape as an agent pair: on `a`, 127.0.0.1:7001/7003 forward to
+ * Two haproxy instances in TCP mode, the same shape as an agent pair: on `a`, `bindIp`:7001/7003 forward to
  * `b`:7002/7004, which forward to the iperf3 (5201) and echo (8080) servers at `targetIp`. Returns their pids.
+ * With `bindIp` the address of `a`'s pod bridge, a pod on `a` reaches the pod at `targetIp` through both, the
+ * same two pods and hops as a podlink flow (the agents capture at the same bridge).
  */
-export async function startHaproxy(a: string, b: string, bUnderlayIp: string, targetIp: string): Promise<number[]> {
+export async function startHaproxy(
+  a: string,
+  b: string,
+  bUnderlayIp: string,
+  targetIp: string,
+  bindIp: string,
+): Promise<number[]> {
   const dir = workDir()
   const conf = (pairs: Array<[string, string]>): string =>
     [
@@ -271,8 +279,8 @@ export async function startHaproxy(a: string, b: string, bUnderlayIp: string, ta
   writeFileSync(
     `${dir}/haproxy-a.cfg`,
     conf([
-      ['127.0.0.1:7001', `${bUnderlayIp}:7002`],
-      ['127.0.0.1:7003', `${bUnderlayIp}:7004`],
+      [`${bindIp}:7001`, `${bUnderlayIp}:7002`],
+      [`${bindIp}:7003`, `${bUnderlayIp}:7004`],
     ]),
   )
   writeFileSync(
