@@ -228,7 +228,10 @@ try {
     via: 'lan',
   }
   const lan = { rawOne: [] as OneFlow[], rawRr: [] as RrFigures[], one: [] as OneFlow[], rr: [] as RrFigures[] }
-  const lanRounds = Math.max(O.runs, O.rrRuns)
+  // An even number of rounds, so each path goes first equally often. Agents on or off, one 2 s iperf3 run on this
+  // LAN moves 10-15% from the next (12 alternations by hand with the agents restarted: on 1025-1372 MB/s, median
+  // 1186; off 960-1500, median 1185), so the ratio takes the median of several pairs.
+  const lanRounds = quick ? 4 : 6
   let rawLanFigures: PathFigures | null = null
   let lanRunning = false
   const lanAgents = async (run: boolean, round: number): Promise<void> => {

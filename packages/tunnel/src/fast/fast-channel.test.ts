@@ -323,7 +323,7 @@ describe('fast pool rate limit', () => {
   it('dials a peer at most maxDialsPerSecond times a second, however many flows take from it', async () => {
     const [a, b] = [await creds(), await creds()]
     const { server } = await serve(b, [a.peerId])
-    const { pool, dials } = countingPool(a, { size: 2, maxDialsPerSecond: 4, refillQuietMs: 1000 })
+    const { pool, dials } = countingPool(a, { size: 2, maxDialsPerSecond: 4, refillQuietMs: 1000, burstGapMs: 60_000 })
     try {
       let got = 0
       const t0 = Date.now()
@@ -347,7 +347,7 @@ describe('fast pool rate limit', () => {
   it('refills a pool a burst drained as soon as the takes pause, past the rate limit', async () => {
     const [a, b] = [await creds(), await creds()]
     const { server } = await serve(b, [a.peerId])
-    const { pool, dials } = countingPool(a, { size: 2, maxDialsPerSecond: 4, refillQuietMs: 50 })
+    const { pool, dials } = countingPool(a, { size: 2, maxDialsPerSecond: 4, refillQuietMs: 50, burstGapMs: 60_000 })
     try {
       const t0 = Date.now()
       while (Date.now() - t0 < 200) {
@@ -360,6 +360,46 @@ describe('fast pool rate limit', () => {
       // ready again well before the second since the first dial was over: the bulk flow after a burst gets one
       expect(Date.now() - burstEnd).toBeLessThan(500) // the limit alone: ~800 ms
       expect(pool.take(b.peerId, '127.0.0.1', server.port)).not.toBeNull()
+    } finally {
+      pool.close()
+    }
+  })
+})
+
+describe('fast pool: a new burst after a pause', () => {
+  it('a flow after a pause in the takes may dial past the spent limit, and so may the one right behind it', async () => {
+    const [a, b] = [await creds(), await creds()]
+    const { server } = await serve(b, [a.peerId])
+    // No quiet refill within the test: only the burst rule can give the flows after the pause a socket.
+    const { pool, dials } = countingPool(a, { size: 2, maxDialsPerSecond: 3, refillQuietMs: 60_000, burstGapMs: 40 })
+    try {
+      pool.take(b.peerId, '127.0.0.1', server.port) // the first dial: the peer works
+      await until(() => pool.status().get(b.peerId)?.ready === 2)
+      // A burst of short connections, a take every 5 ms (closer than burstGapMs): the second's dials are spent.
+      const t0 = Date.now()
+      while (Date.now() - t0 < 150) {
+        pool.take(b.peerId, '127.0.0.1', server.port)?.destroy()
+        await new Promise((r) => setTimeout(r, 5))
+      }
+      await new Promise((r) => setTimeout(r, 20))
+      // Take what landed since (no pause between these takes), then the second's dials and the burst's are spent.
+      while (pool.take(b.peerId, '127.0.0.1', server.port)?.destroy()) {}
+      const spent = dials()
+      expect(spent).toBeGreaterThanOrEqual(3)
+      expect(pool.status().get(b.peerId)).toMatchObject({ ready: 0, dialing: 0 })
+      // Still within the burst (less than 40 ms since the last take): no dial, no socket.
+      expect(await pool.takeOrWait(b.peerId, '127.0.0.1', server.port, 200)).toBeNull()
+      expect(dials()).toBe(spent)
+      // After a pause: iperf3's control connection, and its data connection 2 ms behind, both get a fast socket.
+      await new Promise((r) => setTimeout(r, 60))
+      const control = pool.takeOrWait(b.peerId, '127.0.0.1', server.port, 2000)
+      await new Promise((r) => setTimeout(r, 2))
+      const data = pool.takeOrWait(b.peerId, '127.0.0.1', server.port, 2000)
+      const got = await Promise.all([control, data])
+      sockets.push(...got.filter((s) => s !== null))
+      expect(got.every((s) => s !== null)).toBe(true)
+      expect(dials() - spent).toBeLessThanOrEqual(2) // the new burst's allowance: the pool's size, not unbounded
+      expect(pool.status().get(b.peerId)?.waited).toBe(2)
     } finally {
       pool.close()
     }
@@ -441,7 +481,7 @@ describe('fast pool: a flow waits for a socket being dialled', () => {
 
     const [c, d] = [await creds(), await creds()]
     const { server } = await serve(d, [c.peerId])
-    const limited = countingPool(c, { size: 1, maxDialsPerSecond: 3, refillQuietMs: 10_000 })
+    const limited = countingPool(c, { size: 1, maxDialsPerSecond: 3, refillQuietMs: 10_000, burstGapMs: 60_000 })
     try {
       limited.pool.take(d.peerId, '127.0.0.1', server.port) // the first dial: the peer works
       await until(() => limited.pool.status().get(d.peerId)?.ready === 1)
