@@ -1,9 +1,22 @@
+import net from 'node:net'
 import type { Connection } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
 import { bestConnection, pathKind, relayOf } from './connection-path.ts'
 import { observeMapping, observeOnce } from './observe-mapping.ts'
 import { type ObserveServer, startObserveServer } from './observe-server.ts'
+
+/** A TCP port nothing on loopback is bound to (not even in TIME_WAIT) at the moment of asking. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
 
 const RELAY = '12D3KooWK8um73NkkYVvQXthtYcy7eZyG8e79stEoStVRVbYmJ2B'
 const PEER = '12D3KooWBthKP3B2YJGtE8q2EGBGETT8HD7VYJcwHUdcmhpU5e7J'
@@ -57,12 +70,14 @@ describe('observe server and mapping on loopback', () => {
   it('classes an unchanged, local mapping as no NAT, and no answer as unknown', async () => {
     server = await startObserveServer({ host: '127.0.0.1', ports: [0, 0] })
     const targets = server.ports.map((port) => ({ host: '127.0.0.1', port }))
-    const mapping = await observeMapping(45_124, targets, AbortSignal.timeout(5_000))
-    expect(mapping).toMatchObject({ kind: 'none', host: '127.0.0.1', port: 45_124 })
+    // Ports free now: a fixed one is still bound in TIME_WAIT when the suite runs again within a minute.
+    const [local, local2] = [await freePort(), await freePort()]
+    const mapping = await observeMapping(local, targets, AbortSignal.timeout(5_000))
+    expect(mapping).toMatchObject({ kind: 'none', host: '127.0.0.1', port: local })
     expect(mapping.seen).toHaveLength(2)
     await server.close()
     server = null
-    const none = await observeMapping(45_125, targets, AbortSignal.timeout(5_000))
+    const none = await observeMapping(local2, targets, AbortSignal.timeout(5_000))
     expect(none.kind).toBe('unknown')
     expect(none.reason).toMatch(/ECONNREFUSED/)
   })
