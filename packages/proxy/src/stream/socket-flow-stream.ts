@@ -2,31 +2,6 @@ import type net from 'node:net'
 import type { FlowStream, FlowStreamHandlers } from './flow-stream.ts'
 import { lendReads } from './lend-reads.ts'
 
-/**
- * Write coalescing on TCP sinks. A TLS socket hands what it decrypted to JS one record (16 KiB at most) at a time, so
- * each 64 KiB of ciphertext read became up to four writes to the pod's socket, each a syscall and a trip of its own
- * through the pod's veth. Chunks of COALESCE_MIN..COALESCE_MAX_CHUNK bytes (and any chunk behind them) are copied
- * into one buffer and written together once the event loop has delivered what this turn read (setImmediate):
- * 454 -> 532 MB/s and 2.84 -> 2.52 CPU-s per GB on the direct path in an A/B of 8 runs each. A chunk smaller than
- * COALESCE_MIN with no batch pending is written at once: a request/response never waits for the next turn.
- * PODLINK_COALESCE=0 on the agent turns it off.
- */
-const COALESCE_MIN = 8 * 1024
-const COALESCE_MAX_CHUNK = 16 * 1024
-const COALESCE_BATCH = 64 * 1024
-
-/**
- * Batch buffers, shared by every socket: one is taken when a batch starts and given back once its write completed,
- * so an idle flow holds none, and bulk flows do not allocate one per turn (array-buffer allocations are what drove
- * V8 into full collections under bulk traffic, see lendReads).
- */
-const spareBatches: Buffer[] = []
-const MAX_SPARE_BATCHES = 64
-const takeBatch = (): Buffer => spareBatches.pop() ?? Buffer.allocUnsafeSlow(COALESCE_BATCH)
-const giveBackBatch = (b: Buffer): void => {
-  if (spareBatches.length < MAX_SPARE_BATCHES) spareBatches.push(b)
-}
-
 /** A flow that carried this much one way reads into a lent buffer from then on (see lendReads). */
 const LEND_AFTER_BYTES = 256 * 1024
 
@@ -60,45 +35,6 @@ export function socketFlowStream(
   let read = 0
   const lentChunk = (chunk: Buffer): void => handlers?.onData(chunk)
 
-  const coalescing =
-    process.env['PODLINK_COALESCE'] !== '0' && (socket as net.Socket & { encrypted?: boolean }).encrypted !== true
-  let batch: Buffer | null = null
-  let batchLen = 0
-  let flushQueued = false
-  /** Writes the pending batch (if any); its buffer goes back to the spares once the socket is done with it. */
-  const flush = (): void => {
-    const buffer = batch
-    const length = batchLen
-    batch = null
-    batchLen = 0
-    if (buffer === null) return
-    if (socket.destroyed || socket.writableEnded || length === 0) {
-      giveBackBatch(buffer)
-      return
-    }
-    socket.write(buffer.subarray(0, length), () => giveBackBatch(buffer))
-  }
-  const flushTurn = (): void => {
-    flushQueued = false
-    flush()
-  }
-  const send = (chunk: Uint8Array): boolean => {
-    const batchable = coalescing && chunk.length <= COALESCE_MAX_CHUNK
-    if (!batchable || (batch === null && chunk.length < COALESCE_MIN)) {
-      if (batch !== null) flush() // what came before goes first
-      return socket.write(chunk)
-    }
-    if (batch !== null && batchLen + chunk.length > COALESCE_BATCH) flush()
-    if (batch === null) batch = takeBatch()
-    batch.set(chunk, batchLen)
-    batchLen += chunk.length
-    if (!flushQueued) {
-      flushQueued = true
-      setImmediate(flushTurn)
-    }
-    return !socket.writableNeedDrain
-  }
-
   const listen = (): void => {
     listening = true
     socket.on('data', (chunk: Buffer) => {
@@ -123,7 +59,7 @@ export function socketFlowStream(
   }
 
   return {
-    send,
+    send: (chunk) => socket.write(chunk),
     get holdsSent() {
       // TLS: Node's TLSWrap encrypts what it is given at once (or copies it while a handshake is pending), so only
       // chunks queued in JS behind a write still in progress are held; TCP: libuv writes from the caller's memory
@@ -143,14 +79,10 @@ export function socketFlowStream(
     pause: () => socket.pause(),
     resume: () => socket.resume(),
     closeWrite: () => {
-      flush()
       if (!socket.destroyed && !socket.writableEnded) socket.end()
     },
     abort: (err) => {
       error ??= err
-      if (batch !== null) giveBackBatch(batch)
-      batch = null
-      batchLen = 0
       if (socket.destroyed) return
       if (options.reset !== undefined) {
         options.reset(socket)
