@@ -371,7 +371,8 @@ describe('fast pool: a new burst after a pause', () => {
     const [a, b] = [await creds(), await creds()]
     const { server } = await serve(b, [a.peerId])
     // No quiet refill within the test: only the burst rule can give the flows after the pause a socket.
-    const { pool, dials } = countingPool(a, { size: 2, maxDialsPerSecond: 3, refillQuietMs: 60_000, burstGapMs: 40 })
+    const opts = { size: 2, maxDialsPerSecond: 3, refillQuietMs: 60_000, burstGapMs: 40, burstEveryMs: 100 }
+    const { pool, dials } = countingPool(a, opts)
     try {
       pool.take(b.peerId, '127.0.0.1', server.port) // the first dial: the peer works
       await until(() => pool.status().get(b.peerId)?.ready === 2)
@@ -400,6 +401,27 @@ describe('fast pool: a new burst after a pause', () => {
       expect(got.every((s) => s !== null)).toBe(true)
       expect(dials() - spent).toBeLessThanOrEqual(2) // the new burst's allowance: the pool's size, not unbounded
       expect(pool.status().get(b.peerId)?.waited).toBe(2)
+    } finally {
+      pool.close()
+    }
+  })
+
+  it('grants a new burst at most once per burstEveryMs: a connection every 15 ms does not dial for each', async () => {
+    const [a, b] = [await creds(), await creds()]
+    const { server } = await serve(b, [a.peerId])
+    const opts = { size: 2, maxDialsPerSecond: 2, refillQuietMs: 60_000, burstGapMs: 10, burstEveryMs: 250 }
+    const { pool, dials } = countingPool(a, opts)
+    try {
+      pool.take(b.peerId, '127.0.0.1', server.port)
+      await until(() => pool.status().get(b.peerId)?.ready === 2)
+      const t0 = Date.now()
+      while (Date.now() - t0 < 600) {
+        pool.take(b.peerId, '127.0.0.1', server.port)?.destroy()
+        await new Promise((r) => setTimeout(r, 15))
+      }
+      // Within 0.6 s the second's limit (2) plus at most three bursts' allowance (2 each), not one dial per take
+      // (~40 takes); a burst every gap would have dialled ~40.
+      expect(dials()).toBeLessThanOrEqual(2 + 2 + 3 * 2)
     } finally {
       pool.close()
     }

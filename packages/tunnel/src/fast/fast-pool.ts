@@ -62,6 +62,14 @@ export interface FastPoolOptions {
    * closer together than this and the limit holds. Default 10 ms.
    */
   readonly burstGapMs?: number
+  /**
+   * A new burst's allowance is granted at most this often: a client opening one connection every 10-20 ms would
+   * otherwise start a "burst" with each and dial for every flow (a TLS handshake on both agents each). So at most
+   * `size` dials past the limit per this interval (4 per 100 ms: 40 a second above maxDialsPerSecond). Default 100
+   * ms: with 250 a bulk connection right after a burst still missed 2 times of 6 (an allowance granted within the
+   * burst was still counting), with 100 none of 8.
+   */
+  readonly burstEveryMs?: number
 }
 
 export interface FastPeerStatus {
@@ -136,8 +144,9 @@ interface Entry {
   resume: NodeJS.Timeout | null
   /** The refill after a take, once refillDelayMs passed. */
   refill: NodeJS.Timeout | null
-  /** Dials this burst may still make past maxDialsPerSecond (see burstGapMs). */
+  /** Dials this burst may still make past maxDialsPerSecond (see burstGapMs), and when that was granted. */
   pastLimit: number
+  burstAt: number
   /** The newest session ticket the peer gave us, to resume the next dial with. */
   session: Buffer | undefined
   /** Bumped when the address changes or the peer is forgotten: dials of an older generation are dropped. */
@@ -161,6 +170,7 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
   const refillDelayMs = options.refillDelayMs ?? 25
   const refillQuietMs = options.refillQuietMs ?? 50
   const burstGapMs = options.burstGapMs ?? 10
+  const burstEveryMs = options.burstEveryMs ?? 100
   const entries = new Map<string, Entry>()
   const closing = new AbortController()
 
@@ -292,6 +302,7 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
         waited: 0,
         waiters: [],
         pastLimit: 0,
+        burstAt: 0,
         generation: 0,
         dialTimes: [],
         resume: null,
@@ -309,7 +320,10 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
     }
     const now = Date.now()
     // (A new entry has lastWanted 0 and no dials yet: nothing to go past.)
-    if (entry.lastWanted > 0 && now - entry.lastWanted >= burstGapMs) entry.pastLimit = size
+    if (entry.lastWanted > 0 && now - entry.lastWanted >= burstGapMs && now - entry.burstAt >= burstEveryMs) {
+      entry.pastLimit = size
+      entry.burstAt = now
+    }
     entry.lastWanted = now
     return entry
   }
