@@ -245,6 +245,24 @@ async function workingAndEmpty(pool: FastPool, peer: string, port: number): Prom
   pool.take(peer, '127.0.0.1', port)?.destroy()
 }
 
+/**
+ * Connection churn: takes a socket (and drops it, as a short flow would) every `everyMs` for `forMs`. Returns how
+ * many takes found one ready.
+ */
+async function takeEvery(pool: FastPool, peer: string, port: number, everyMs: number, forMs: number): Promise<number> {
+  let got = 0
+  const t0 = Date.now()
+  while (Date.now() - t0 < forMs) {
+    const s = pool.take(peer, '127.0.0.1', port)
+    if (s !== null) {
+      got++
+      s.destroy()
+    }
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+  return got
+}
+
 function countingPool(a: FastCredentials, options: FastPoolOptions): { pool: FastPool; dials: () => number } {
   let dials = 0
   const pool = createFastPool((peer, host, port, signal) => {
@@ -325,16 +343,7 @@ describe('fast pool rate limit', () => {
     const { server } = await serve(b, [a.peerId])
     const { pool, dials } = countingPool(a, { size: 2, maxDialsPerSecond: 4, refillQuietMs: 1000, burstGapMs: 60_000 })
     try {
-      let got = 0
-      const t0 = Date.now()
-      while (Date.now() - t0 < 500) {
-        const s = pool.take(b.peerId, '127.0.0.1', server.port)
-        if (s !== null) {
-          got++
-          s.destroy()
-        }
-        await new Promise((r) => setTimeout(r, 5))
-      }
+      const got = await takeEvery(pool, b.peerId, server.port, 5, 500)
       expect(dials()).toBe(4)
       expect(got).toBeLessThanOrEqual(4)
       await until(() => dials() === 6, 2500) // refills resume once the second is over, back to the pool size
@@ -349,11 +358,7 @@ describe('fast pool rate limit', () => {
     const { server } = await serve(b, [a.peerId])
     const { pool, dials } = countingPool(a, { size: 2, maxDialsPerSecond: 4, refillQuietMs: 50, burstGapMs: 60_000 })
     try {
-      const t0 = Date.now()
-      while (Date.now() - t0 < 200) {
-        pool.take(b.peerId, '127.0.0.1', server.port)?.destroy()
-        await new Promise((r) => setTimeout(r, 5))
-      }
+      await takeEvery(pool, b.peerId, server.port, 5, 200)
       const burstEnd = Date.now()
       expect(dials()).toBe(4) // the limit held while the takes kept coming
       await until(() => pool.status().get(b.peerId)?.ready === 2, 2000)
@@ -377,11 +382,7 @@ describe('fast pool: a new burst after a pause', () => {
       pool.take(b.peerId, '127.0.0.1', server.port) // the first dial: the peer works
       await until(() => pool.status().get(b.peerId)?.ready === 2)
       // A burst of short connections, a take every 5 ms (closer than burstGapMs): the second's dials are spent.
-      const t0 = Date.now()
-      while (Date.now() - t0 < 150) {
-        pool.take(b.peerId, '127.0.0.1', server.port)?.destroy()
-        await new Promise((r) => setTimeout(r, 5))
-      }
+      await takeEvery(pool, b.peerId, server.port, 5, 150)
       await new Promise((r) => setTimeout(r, 20))
       // Take what landed since (no pause between these takes), then the second's dials and the burst's are spent.
       while (pool.take(b.peerId, '127.0.0.1', server.port)?.destroy()) {}
@@ -414,11 +415,7 @@ describe('fast pool: a new burst after a pause', () => {
     try {
       pool.take(b.peerId, '127.0.0.1', server.port)
       await until(() => pool.status().get(b.peerId)?.ready === 2)
-      const t0 = Date.now()
-      while (Date.now() - t0 < 600) {
-        pool.take(b.peerId, '127.0.0.1', server.port)?.destroy()
-        await new Promise((r) => setTimeout(r, 15))
-      }
+      await takeEvery(pool, b.peerId, server.port, 15, 600)
       // Within 0.6 s the second's limit (2) plus at most three bursts' allowance (2 each), not one dial per take
       // (~40 takes); a burst every gap would have dialled ~40.
       expect(dials()).toBeLessThanOrEqual(2 + 2 + 3 * 2)
