@@ -1,2 +1,2 @@
-export { keepaliveTimersMs } from './keepalive-timers.ts'
+export { keepaliveTimersMs, parseSsTimer } from './keepalive-timers.ts'
 export { createManualTimers, type ManualTimers } from './manual-timers.ts'

@@ -113,6 +113,7 @@ describe('createTunnelNode', () => {
       .getComponents()
       .find((c) => c.name === 'tcp')!.value!
     const timers = () => keepaliveTimersMs(`( sport = :${port} or dport = :${port} )`)
+    await expect.poll(() => timers().length).toBe(2)
     for (const ms of timers()) expect(ms).toBeLessThanOrEqual(KEEPALIVE_IDLE_MS)
   })
 
