@@ -184,6 +184,9 @@ export interface ViewStatus {
   readonly apiClockSkewMs?: number | null
 }
 
+/** What carries a flow between two agents: a libp2p stream on the peer's connection, or a fast socket of its own. */
+export type FlowChannel = 'libp2p' | 'fast'
+
 /** One captured flow being carried over the mesh (TCP connection or UDP association). */
 export interface FlowStatus {
   readonly id: string
@@ -197,6 +200,12 @@ export interface FlowStatus {
   readonly service: string | null
   readonly peer: string
   readonly path: PathKind
+  /**
+   * What carries it between the agents (a TCP flow on libp2p runs at about a third of the fast channel's speed);
+   * null while it opens and for a flow that does not cross the mesh (a same-LAN or local endpoint). Optional for
+   * agents older than this field.
+   */
+  readonly channel?: FlowChannel | null
   readonly txBytes: number
   readonly rxBytes: number
   readonly startedAt: string

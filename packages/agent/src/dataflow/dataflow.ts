@@ -253,7 +253,7 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
           { cause: err },
         )
       })
-      return { stream: socketFlowStream(socket, { reset: rstClose }), answer }
+      return { stream: socketFlowStream(socket, { reset: rstClose }), answer, channel: 'fast' }
     }
     flowOpened(
       'debug',
@@ -261,7 +261,7 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
       'flow opened',
     )
     const stream = await openFlow(conn, request, { signal })
-    return { stream: messageStreamFlowStream(stream), answer: readFlowResponse(stream, { signal }) }
+    return { stream: messageStreamFlowStream(stream), answer: readFlowResponse(stream, { signal }), channel: 'libp2p' }
   }
   const peerOf = (nodeName: string): string | null => peers.get(nodeName) ?? null
   /** A peer ID's node name for logs (the ID itself when no Node claims it). */
@@ -274,6 +274,7 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
 
   /** The exit's parts shared by both channels; `channel` names the one in the log of a flow that failed. */
   const exitDeps = (channel: 'libp2p' | 'fast') => ({
+    channel,
     connectPod: (ip: string, port: number) => createMarkedTcpConnection({ host: ip, port, mark }),
     createUdpSocket: (family: 4 | 6) => createMarkedUdpSocket({ family, mark }),
     framing,

@@ -83,6 +83,13 @@ describe('renderFlows', () => {
     expect(row(out, 'tcp    10.244.1.7')).toContain('10.244.3.9:8080')
     expect(row(out, 'tcp    10.244.1.8')).toMatch(/10\.244\.5\.4:9000\s+=\s+-\s+edge-c1\s+relay/)
   })
+  it('shows what carries each flow: its own fast socket, a libp2p stream, or - (an agent older than the field)', () => {
+    const out = renderFlows(s, 'bytes', FIXTURE_NOW, noColour)
+    expect(out.split('\n')[0]!.split(/\s+/).slice(6, 8)).toEqual(['PATH', 'CHANNEL'])
+    expect(row(out, 'tcp    10.244.1.7')).toMatch(/edge-b1\s+direct\s+fast\s/)
+    expect(row(out, 'tcp    10.244.1.8')).toMatch(/edge-c1\s+relay\s+libp2p\s/)
+    expect(row(out, 'udp    10.244.1.9')).toMatch(/edge-b2\s+punched\s+-\s/)
+  })
 })
 
 describe('list renderers', () => {

@@ -1,4 +1,4 @@
-import type { FlowStatus, L4Protocol, PathKind } from '@podlink/core'
+import type { FlowChannel, FlowStatus, L4Protocol, PathKind } from '@podlink/core'
 import { PodlinkError } from '@podlink/core'
 import type { Timers } from '../stream/flow-stream.ts'
 
@@ -14,6 +14,8 @@ export interface FlowInfo {
   /** Peer ID of the other agent; '' for a flow this node dials directly (local or same-LAN endpoint). */
   peer: string
   path: PathKind
+  /** Set once the flow's stream is open: a libp2p stream or a fast socket; null (or absent) for a direct one. */
+  channel?: FlowChannel | null
 }
 
 /** Bytes of one flow as this node sees them: tx towards the peer (or pod), rx from it. */
@@ -109,6 +111,7 @@ export class FlowRegistry {
         service: flow.info.service,
         peer: flow.info.peer,
         path: flow.info.path,
+        channel: flow.info.channel ?? null,
         txBytes: c.txBytes,
         rxBytes: c.rxBytes,
         startedAt: new Date(startedAt).toISOString(),

@@ -1,4 +1,4 @@
-import type { L4Protocol } from '@podlink/core'
+import type { FlowChannel, L4Protocol } from '@podlink/core'
 
 /**
  * What the proxy needs from one byte stream: a captured client socket, a socket to a pod, or a flow stream on the
@@ -78,6 +78,8 @@ export interface OpenedFlow {
   readonly stream: FlowStream
   /** Resolves with the exit's answer; rejects when the stream failed or the signal fired before it. */
   readonly answer: Promise<FlowAnswer>
+  /** What carries it (for `podlink flows`). Default libp2p. */
+  readonly channel?: FlowChannel
 }
 
 /** Opens a flow to `peer` and writes `request` as its header. Provided by the agent (tunnel's `openFlow`). */

@@ -1,6 +1,6 @@
 import type dgram from 'node:dgram'
 import type net from 'node:net'
-import { PodlinkError } from '@podlink/core'
+import { type FlowChannel, PodlinkError } from '@podlink/core'
 import { endpointId } from '../balance/pick-endpoint.ts'
 import type { FlowRegistry, TrackedFlow } from '../registry/flow-registry.ts'
 import type { FlowRequest, FlowStream, Timers } from '../stream/flow-stream.ts'
@@ -28,6 +28,8 @@ export interface FlowExitDeps<S> {
   refusal?(reason: ConnectRefusal, message: string, cause: unknown): Error
   readonly registry: FlowRegistry
   readonly timers: Timers
+  /** What carries the flows this exit takes (for `podlink flows`). Default libp2p. */
+  readonly channel?: FlowChannel
   /** A TCP flow ended: `error` is null when both directions ended cleanly (for the agent's log). */
   onFlowEnd?(flow: ExitFlow, result: { aToB: number; bToA: number; error: Error | null }): void
 }
@@ -89,6 +91,7 @@ export function createFlowExit<S>(deps: FlowExitDeps<S>, options: FlowExitOption
         service: flow.header.service ? flow.header.serviceKey : null,
         peer: flow.peer,
         path: 'none',
+        channel: deps.channel ?? 'libp2p',
       })
       try {
         // a = the pod, b = the mesh: tx counts bytes sent towards the peer.
@@ -137,6 +140,7 @@ export function createFlowExit<S>(deps: FlowExitDeps<S>, options: FlowExitOption
         service: flow.header.service ? flow.header.serviceKey : null,
         peer: flow.peer,
         path: 'none',
+        channel: deps.channel ?? 'libp2p',
       })
       try {
         const run = udpExitSplice(deps.adapt(stream), socket, {

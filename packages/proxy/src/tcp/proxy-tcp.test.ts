@@ -5,7 +5,7 @@ import { tcpFlowSuite } from '../testing/tcp-flow-suite.ts'
 import { closeCode, createLab, memoryTransport, POD, shortExchange } from '../testing/tcp-harness.ts'
 
 describe('proxyTcp + flow exit over in-memory flow streams', () => {
-  tcpFlowSuite(memoryTransport(), { bulkBytes: 64 * 1024 * 1024, maxTransportBuffered: 256 * 1024 })
+  tcpFlowSuite(memoryTransport(), { bulkBytes: 64 * 1024 * 1024, maxTransportBuffered: 256 * 1024, channel: 'libp2p' })
 })
 
 describe('proxyTcp: a dead pooled channel (FLOW_CHANNEL_STALE)', () => {

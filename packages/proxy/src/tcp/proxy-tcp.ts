@@ -120,11 +120,13 @@ export async function proxyTcp(
         }
         if (candidate.direct) {
           const socket = await connected(deps.connectDirect(candidate.endpoint.ip, candidate.endpoint.port), id, signal)
+          tracked.info.channel = null
           stream = socketFlowStream(socket)
           setup.attach(stream)
         } else {
           const opened = await deps.openFlowStream(peer, header(flow, candidate.endpoint, entry), { signal })
           stream = opened.stream
+          tracked.info.channel = opened.channel ?? 'libp2p'
           // The first bytes go right behind the header: no round trip before the client's request leaves.
           setup.attach(stream)
           const answer = await raceSignal(opened.answer, signal)

@@ -38,6 +38,7 @@ export function fastTransport(): (timers: ManualTimers) => Transport {
         const b = await fastCredentials(await generateKeyPair('Ed25519'), psk)
         const exit = createFlowExit<net.Socket>({
           ...exitDeps,
+          channel: 'fast',
           adapt: (s) => socketFlowStream(s, { reset: rstClose }),
           framing: { encode: encodeDatagram, createDecoder: createDatagramDecoder },
           refusal: (reason, message, cause) => new FlowProtocolError(reason, message, { cause }),
@@ -60,6 +61,7 @@ export function fastTransport(): (timers: ManualTimers) => Transport {
           return {
             stream: socketFlowStream(socket, { reset: rstClose }),
             answer: openFastFlow(socket, request, { signal }),
+            channel: 'fast',
           }
         }
         return open

@@ -66,6 +66,7 @@ export function libp2pTransport(): (timers: ManualTimers) => Transport {
           return {
             stream: messageStreamFlowStream(stream),
             answer: readFlowResponse(stream, { signal }),
+            channel: 'libp2p',
           }
         }
         return open

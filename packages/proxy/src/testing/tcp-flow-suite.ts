@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { ServiceEntry } from '@podlink/core'
+import type { FlowChannel, ServiceEntry } from '@podlink/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ManualTimers } from './manual-timers.ts'
 import {
@@ -18,6 +18,8 @@ export interface SuiteOptions {
   readonly bulkBytes: number
   /** Most bytes the transport may hold for one flow whose reader is slow. */
   readonly maxTransportBuffered: number
+  /** What `podlink flows` must say carries the flow, on both agents. */
+  readonly channel: FlowChannel
 }
 
 /** The TCP flow behaviour every transport must show: run against the memory pair and real libp2p streams. */
@@ -51,6 +53,19 @@ export function tcpFlowSuite(transport: (timers: ManualTimers) => Transport, opt
       expect(o.error).toBeNull()
       expect([o.txBytes, o.rxBytes]).toEqual([options.bulkBytes, options.bulkBytes])
       expect(lab.registry.size).toBe(0)
+    })
+
+    it('tells which channel carries the flow, on the sender and on the exit', async () => {
+      const { client, outcome } = await lab.dial(pod)
+      client.write('ping')
+      const server = await lab.accepted()
+      await new Promise((resolve) => server.once('data', resolve))
+      const open = lab.registry.list()
+      expect(open).toHaveLength(2)
+      expect(open.map((f) => f.channel)).toEqual([options.channel, options.channel])
+      client.end()
+      server.end()
+      expect((await outcome).error).toBeNull()
     })
 
     it('carries the client half-close: the response after the request FIN arrives whole', async () => {

@@ -140,6 +140,7 @@ export function createUdpProxy(deps: UdpSenderDeps, options: UdpProxyOptions = {
           failed.add(id)
           continue
         }
+        flow.tracked.info.channel = null
         flow.end = () => socket.close()
         flow.send = (payload) => socket.send(payload)
         for (const p of flow.pending ?? []) socket.send(p)
@@ -173,6 +174,7 @@ export function createUdpProxy(deps: UdpSenderDeps, options: UdpProxyOptions = {
         )
         const st = opened.stream
         stream = st
+        flow.tracked.info.channel = opened.channel ?? 'libp2p'
         for (const p of flow.pending ?? []) st.send(deps.framing.encode(p))
         flow.early = (p) => st.send(deps.framing.encode(p))
         const answer = await opened.answer
