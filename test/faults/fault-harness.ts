@@ -42,9 +42,21 @@ export interface FlowReport {
   readonly flowingAt: number | null
   readonly responder: string | null
 }
+/** A connection that only receives from a source (flow-keeper.ts). */
+export interface DownloadReport {
+  readonly id: string
+  readonly received: number
+  readonly corrupt: number
+  readonly breaks: number
+  readonly reasons: readonly string[]
+  /** The longest silence overlapping the report's window, one still going on included. */
+  readonly longestGapMs: number
+  readonly lastByteAt: number | null
+}
 export interface KeeperReport {
   readonly probes: readonly ProbeReport[]
   readonly flows: readonly FlowReport[]
+  readonly downloads: readonly DownloadReport[]
   readonly now: number
 }
 export interface FinalReport extends KeeperReport {
@@ -71,6 +83,8 @@ export async function startKeeper(
   config: {
     flows?: FlowSpec[]
     probes?: FlowSpec[]
+    source?: { port: number }
+    downloads?: FlowSpec[]
     probeIntervalMs?: number
     probeTimeoutMs?: number
     chunk?: number

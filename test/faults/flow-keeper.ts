@@ -6,13 +6,17 @@
  *   association sending numbered datagrams; a broken flow is recorded and opened again;
  * - a probe is a new short connection (or datagram) every `probeIntervalMs` (100 ms), to each target in turn,
  *   recorded with its times;
+ * - a source (`source: {port}`) serves pattern bytes to whoever connects, 32 KiB every 250 ms, reading nothing; a download
+ *   (`downloads: [{id, target}]`) reads from a source and checks every byte: a flow whose client only receives,
+ *   the case where after a NAT flush nothing leaves the client's side unless its agent probes (BUSY_KEEPALIVE_MS);
+ *   its report has the longest silence since a time;
  * Answers one JSON line per JSON command on stdin: {cmd:"report", since} (failures since a time, recovery,
  * flow breaks), {cmd:"churn", target, count, bytes, udp?} (short checked flows now), {cmd:"finish"} (stop
  * writing, wait for every echo, close, and report what each flow sent, got back and lost). Prints {type:"ready"}.
  */
-import { randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { createSocket } from 'node:dgram'
-import { connect, type Socket } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import { createInterface } from 'node:readline'
 import { parseTarget, probeTcp, probeUdp } from '../../packages/testlab/src/probe/probe.ts'
 
@@ -30,6 +34,10 @@ interface Config {
   readonly probeTimeoutMs?: number
   /** Bytes written per tick per TCP flow (a tick is 20 ms). Default 1024: ~50 KB/s each way per flow. */
   readonly chunk?: number
+  /** Serve pattern bytes on this TCP port (SOURCE_CHUNK per tick to each client). */
+  readonly source?: { readonly port: number }
+  /** Long-lived connections to sources that only read. */
+  readonly downloads?: readonly FlowSpec[]
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as Config
@@ -39,8 +47,19 @@ const CHUNK = config.chunk ?? 1024
 const TICK_MS = 20
 /** Bytes in flight (sent, not yet echoed) a flow allows itself: bounded so a stalled path does not buffer without end. */
 const MAX_OUTSTANDING = 256 * 1024
-/** A prime length, so that the pattern never lines up with chunk boundaries. */
-const PATTERN = randomBytes(65_521)
+/**
+ * A prime length, so that the pattern never lines up with chunk boundaries. The same in every keeper (a SHA-256
+ * chain from a fixed seed): a download checks bytes another keeper's source wrote.
+ */
+const PATTERN = (() => {
+  const out = Buffer.alloc(65_521)
+  let block = createHash('sha256').update('podlink flow-keeper pattern').digest()
+  for (let o = 0; o < out.length; o += block.length) {
+    block.copy(out, o)
+    block = createHash('sha256').update(block).digest()
+  }
+  return out
+})()
 
 const say = (o: object): void => {
   process.stdout.write(`${JSON.stringify(o)}\n`)
@@ -211,6 +230,78 @@ function openUdp(f: FlowState): void {
   }
 }
 
+/**
+ * A source writes SOURCE_CHUNK every SOURCE_EVERY_MS to each client (128 KB/s): bursts with idle links between them,
+ * as most downloads are. A flush that falls in a pause leaves the client's side nothing to send (every byte acked):
+ * the case a flow that always has something in flight never meets.
+ */
+const SOURCE_CHUNK = 32 * 1024
+const SOURCE_EVERY_MS = 250
+
+function startSource(port: number): Promise<void> {
+  const server = createServer((sock) => {
+    sock.setNoDelay(true)
+    sock.on('error', () => sock.destroy())
+    sock.resume()
+    let offset = 0
+    const ticker = setInterval(() => {
+      if (sock.writableLength > 4 * SOURCE_CHUNK) return
+      sock.write(patternAt(offset, SOURCE_CHUNK))
+      offset += SOURCE_CHUNK
+    }, SOURCE_EVERY_MS)
+    sock.once('close', () => clearInterval(ticker))
+  })
+  return new Promise((resolve) => server.listen({ port, host: '::', ipv6Only: false }, resolve))
+}
+
+/** Silences longer than this are recorded one by one; shorter ones are the source's own pauses. */
+const GAP_MS = 400
+interface DownloadState {
+  readonly spec: FlowSpec
+  generation: number
+  received: number
+  corrupt: number
+  lastByteAt: number | null
+  readonly gaps: Array<{ from: number; to: number }>
+  readonly breaks: Break[]
+  socket: Socket | null
+}
+const downloads: DownloadState[] = []
+
+function openDownload(d: DownloadState): void {
+  const { host, port } = parseTarget(d.spec.target)
+  d.generation++
+  let offset = 0
+  const sock = connect({ host, port })
+  d.socket = sock
+  let ended = false
+  const close = (reason: string): void => {
+    if (ended) return
+    ended = true
+    sock.destroy()
+    if (finishing) return
+    d.breaks.push({ at: Date.now(), sent: 0, received: offset, reason })
+    setTimeout(() => openDownload(d), 200)
+  }
+  sock.on('error', (err: NodeJS.ErrnoException) => close(err.code ?? err.message))
+  sock.on('end', () => close('closed by peer'))
+  sock.on('data', (data: Buffer) => {
+    const now = Date.now()
+    if (d.lastByteAt !== null && now - d.lastByteAt > GAP_MS) d.gaps.push({ from: d.lastByteAt, to: now })
+    d.lastByteAt = now
+    d.corrupt += countMismatch(data, offset)
+    offset += data.length
+    d.received += data.length
+  })
+}
+
+/** The longest silence of a download that overlaps [since, now], counting one still going on. */
+function longestGap(d: DownloadState, since: number, now: number): number {
+  const gaps = [...d.gaps]
+  if (d.lastByteAt !== null && now - d.lastByteAt > GAP_MS) gaps.push({ from: d.lastByteAt, to: now })
+  return gaps.filter((g) => g.to >= since).reduce((m, g) => Math.max(m, g.to - Math.max(g.from, since)), 0)
+}
+
 interface ProbeRecord {
   readonly t0: number
   readonly t1: number
@@ -288,7 +379,17 @@ function report(since: number) {
       responder: f.responder,
     }
   })
-  return { probes: probeReport, flows: flowReport, now: Date.now() }
+  const now = Date.now()
+  const downloadReport = downloads.map((d) => ({
+    id: d.spec.id,
+    received: d.received,
+    corrupt: d.corrupt,
+    breaks: d.breaks.filter((b) => b.at >= since).length,
+    reasons: [...new Set(d.breaks.filter((b) => b.at >= since).map((b) => b.reason))],
+    longestGapMs: longestGap(d, since, now),
+    lastByteAt: d.lastByteAt,
+  }))
+  return { probes: probeReport, flows: flowReport, downloads: downloadReport, now }
 }
 
 /** `count` short TCP flows of `bytes` each, (up to 8 at a time), checked byte for byte. */
@@ -366,6 +467,21 @@ for (const spec of config.flows ?? []) {
   if (spec.udp) openUdp(f)
   else openTcp(f)
 }
+for (const spec of config.downloads ?? []) {
+  const d: DownloadState = {
+    spec,
+    generation: 0,
+    received: 0,
+    corrupt: 0,
+    lastByteAt: null,
+    gaps: [],
+    breaks: [],
+    socket: null,
+  }
+  downloads.push(d)
+  openDownload(d)
+}
+if (config.source !== undefined) await startSource(config.source.port)
 startProbes()
 say({ type: 'ready', pid: process.pid })
 
@@ -381,6 +497,7 @@ for await (const line of createInterface({ input: process.stdin })) {
     else if (cmd.cmd === 'finish') {
       finishing = true
       if (probeTimer) clearInterval(probeTimer)
+      for (const d of downloads) d.socket?.destroy()
       await Promise.all(flows.map((f) => f.stop?.()))
       await new Promise((r) => setTimeout(r, PROBE_TIMEOUT))
       say({

@@ -239,6 +239,15 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
             metrics.holepunchFinished(e.ok ? 'success' : 'failure', e.ok ? 'none' : punchReason(e.reason ?? ''))
             log.info({ peer: e.peerId, ok: e.ok, reason: e.reason }, 'hole punch finished')
           },
+          onPath: (e) => {
+            // One line per change, so a fault's story (the punched path gone, relayed meanwhile, punched again)
+            // can be read from the log with times.
+            const node = mesh?.peer(e.peerId)?.node ?? null
+            log.info(
+              { peer: e.peerId, peerNode: node, from: e.from, to: e.to, relay: e.relay, connections: e.connections },
+              'path changed',
+            )
+          },
           onRtt: (peer, ms) => {
             metrics.peerRtt(ms)
             dataflow?.noteRtt(peer, ms)

@@ -1,6 +1,8 @@
 import net from 'node:net'
 import tls from 'node:tls'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { BUSY_KEEPALIVE_MS } from '@podlink/core'
+import { keepaliveTimersMs } from '@podlink/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createFlowHandler } from '../flow/flow-handler.ts'
 import { encodeFlowHeader } from '../flow/flow-header.ts'
@@ -77,6 +79,25 @@ describe('fast channel', () => {
     socket.write('hello')
     expect(await got).toBe('hello')
     expect(server.sockets().get(a.peerId)).toBe(1)
+  })
+
+  // A fast socket that only receives must find a NAT mapping its router forgot (BUSY_KEEPALIVE_MS): both ends probe
+  // after 1 s of silence. ss shows each socket's keepalive timer.
+  it('probes after 1 s of silence on both ends of a fast socket', async () => {
+    const [a, b] = [await creds(), await creds()]
+    const { server, admitted } = await serve(b, [a.peerId])
+    const socket = await dialFast({
+      host: '127.0.0.1',
+      port: server.port,
+      peer: b.peerId,
+      credentials: a,
+      signal: AbortSignal.timeout(3000),
+    })
+    sockets.push(socket)
+    await until(() => admitted.length === 1)
+    const timers = () => keepaliveTimersMs(`( sport = :${server.port} or dport = :${server.port} )`)
+    await expect.poll(() => timers().length).toBe(2)
+    for (const ms of timers()) expect(ms).toBeLessThanOrEqual(BUSY_KEEPALIVE_MS)
   })
 
   it('refuses a listener that is not the peer the dialler meant', async () => {

@@ -4,7 +4,7 @@ import tls from 'node:tls'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { generateCertificate, verifyPeerCertificate } from '@libp2p/tls/utils'
-import { PodlinkError } from '@podlink/core'
+import { BUSY_KEEPALIVE_MS, PodlinkError } from '@podlink/core'
 import type { PeerRefusal } from '../node/create-tunnel-node.ts'
 import { fixedDecoder, readSocketPrefix } from './read-socket-prefix.ts'
 
@@ -178,6 +178,8 @@ export async function startFastServer(
   // A failed handshake (a port scanner, a client without a certificate) is the client's problem: drop and go on.
   server.on('tlsClientError', (_err, socket) => socket.destroy())
   server.on('connection', (raw: net.Socket) => {
+    // A fast socket carries a flow, or waits in a pool for one: probe after 1 s of silence (BUSY_KEEPALIVE_MS).
+    raw.setKeepAlive(true, BUSY_KEEPALIVE_MS)
     all.add(raw)
     raw.once('close', () => all.delete(raw))
   })
@@ -294,6 +296,9 @@ export async function dialFast(options: FastDialOptions): Promise<tls.TLSSocket>
   })
   // An error after the handshake is seen by whoever reads the socket next (its 'close' follows); never uncaught.
   socket.on('error', () => {})
+  // See BUSY_KEEPALIVE_MS: a flow that only receives finds a NAT mapping its router forgot within a second or two.
+  const tcp = options.socket ?? socket
+  tcp.setKeepAlive(true, BUSY_KEEPALIVE_MS)
   let fail: (err: Error) => void = () => {}
   const onAbort = (): void => {
     const reason = signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason))

@@ -1,10 +1,12 @@
 import type { Connection } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { type PeerStatus, PodlinkError, type RelayStatus } from '@podlink/core'
+import { type PathKind, type PeerStatus, PodlinkError, type RelayStatus } from '@podlink/core'
 import { peerIdOf } from '../node/peer-id-cache.ts'
 import { createPeerTable, type PeerTable } from '../node/peer-table.ts'
+import { SocketMultiaddrConnection } from '../punch/socket-multiaddr-connection.ts'
 import { bestConnection, isRelayed, pathKind, relayOf } from './connection-path.ts'
 import type { MeshNode } from './create-mesh-node.ts'
+import { startKeepaliveSweep } from './keepalive-sweep.ts'
 import { type NatMapping, type ObserveTarget, observeMapping } from './observe-mapping.ts'
 import { type ObserveServer, startObserveServer } from './observe-server.ts'
 import { createRelayKeeper, type RelayInfo } from './relay-keeper.ts'
@@ -36,6 +38,10 @@ export interface MeshOptions {
   readonly pingIntervalMs?: number
 }
 
+/** Whether a libp2p connection runs over a punched socket (libp2p 3.3's `Connection.maConn`; see tcpSocketOf). */
+const isPunchedConnection = (connection: Connection): boolean =>
+  (connection as unknown as { maConn?: unknown }).maConn instanceof SocketMultiaddrConnection
+
 export interface MeshDeps {
   /** Shared with the proxy, which counts bytes and flows in it. */
   readonly table?: PeerTable
@@ -49,6 +55,17 @@ export interface MeshDeps {
   }) => void
   /** Told about every RTT measured to a peer (metrics keep a histogram). */
   readonly onRtt?: (peerId: string, rttMs: number) => void
+  /**
+   * Told whenever a peer's path or relay changes (the agent logs it: when a path broke and what replaced it is what
+   * an operator asks after a fault). `connections` counts the peer's open connections after the change.
+   */
+  readonly onPath?: (event: {
+    readonly peerId: string
+    readonly from: PathKind
+    readonly to: PathKind
+    readonly relay: string | null
+    readonly connections: number
+  }) => void
 }
 
 export interface Mesh {
@@ -135,7 +152,17 @@ export async function createMesh(node: MeshNode, options: MeshOptions, deps: Mes
     const relayId = best === undefined ? null : relayOf(best)
     const relayNode = relayId === null ? null : (keeper.all().find((r) => r.peerId === relayId)?.node ?? relayId)
     const before = table.get(peerId)
+    const was = before === undefined ? null : { path: before.path, relay: before.relay }
     table.setPath(peerId, kind, { relay: relayNode, ...(kind === 'punched' ? { reason: null } : {}) })
+    const now = table.get(peerId)
+    if (was !== null && now !== undefined && (was.path !== now.path || was.relay !== now.relay))
+      deps.onPath?.({
+        peerId,
+        from: was.path,
+        to: now.path,
+        relay: now.relay,
+        connections: connections.filter((c) => c.status === 'open').length,
+      })
     table.setAddrs(
       peerId,
       connections.filter((c) => c.status === 'open').map((c) => c.remoteAddr.toString()),
@@ -292,6 +319,9 @@ export async function createMesh(node: MeshNode, options: MeshOptions, deps: Mes
 
   const onConnection = (evt: CustomEvent<Connection>): void => {
     if (evt.type === 'connection:close') punched.delete(evt.detail.id)
+    // A punched connection opens before its upgrade reports it (deps.punched): known by its transport, it never
+    // shows as 'direct' in between (the peer table and the log said relay -> direct -> punched within 1 ms).
+    else if (isPunchedConnection(evt.detail)) punched.add(evt.detail.id)
     refresh(evt.detail.remotePeer.toString())
   }
   libp2p.addEventListener('connection:open', onConnection)
@@ -303,6 +333,8 @@ export async function createMesh(node: MeshNode, options: MeshOptions, deps: Mes
     for (const state of states.values())
       if (state.wanted && table.get(state.info.peerId)?.path === 'relay') maybeUpgrade(state)
   }, 1_000)
+  // Connections with flows probe after 1 s without hearing anything, idle ones after 5 s (BUSY_KEEPALIVE_MS).
+  const keepalive = startKeepaliveSweep(() => libp2p.getConnections())
   const pingTimer = setInterval(() => {
     for (const peerId of states.keys()) void measureRtt(peerId)
   }, options.pingIntervalMs ?? 10_000)
@@ -374,6 +406,7 @@ export async function createMesh(node: MeshNode, options: MeshOptions, deps: Mes
       stopping.abort()
       clearInterval(retryTimer)
       clearInterval(pingTimer)
+      keepalive.stop()
       keeper.stop()
       libp2p.removeEventListener('connection:open', onConnection)
       libp2p.removeEventListener('connection:close', onConnection)

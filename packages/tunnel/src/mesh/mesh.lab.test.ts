@@ -59,6 +59,14 @@ describe('mesh paths in the meshlab topology', () => {
     expect(Number(first.ms) + Number(punched.ms)).toBeLessThan(3_000)
     const streams = await a.call('streams', { peerId: b.peerId, count: 20 })
     expect(streams).toMatchObject({ ok: 20, kinds: { direct: 20 } })
+    // The punched connection opens before its upgrade reports it; the path goes straight to punched on both ends,
+    // never 'direct' in between (it did for 1 ms, in the peer table and the agent's log).
+    expect(await a.call('pathChanges', { peerId: b.peerId })).toMatchObject({
+      changes: ['none->relay', 'relay->punched'],
+    })
+    expect(await b.call('pathChanges', { peerId: a.peerId })).toMatchObject({
+      changes: ['none->relay', 'relay->punched'],
+    })
   })
 
   it('a public node reaches a NATed one by dial-back, and the NATed one dials the public one', async () => {

@@ -90,6 +90,8 @@ async function readOne(s: Stream, signal: AbortSignal): Promise<string> {
 }
 
 let nextHold = 1
+/** What the mesh's onPath told, in order. */
+const pathChanges: { peerId: string; from: string; to: string }[] = []
 async function handle(m: Record<string, unknown>): Promise<object> {
   const peer = String(m.peerId ?? '')
   const timeoutMs = Number(m.timeoutMs ?? 10_000)
@@ -97,11 +99,15 @@ async function handle(m: Record<string, unknown>): Promise<object> {
     case 'setup': {
       await node.setMembers(m.members as string[])
       if (mesh === null)
-        mesh = await createMesh(node, {
-          meshPort: config.port,
-          relays: m.relays as RelayInfo[],
-          publicAddrs: (m.publicAddrs as string[] | undefined) ?? [],
-        })
+        mesh = await createMesh(
+          node,
+          {
+            meshPort: config.port,
+            relays: m.relays as RelayInfo[],
+            publicAddrs: (m.publicAddrs as string[] | undefined) ?? [],
+          },
+          { onPath: (e) => pathChanges.push({ peerId: e.peerId, from: e.from, to: e.to }) },
+        )
       mesh.setPeers(m.peers as MeshPeer[])
       return {}
     }
@@ -181,6 +187,8 @@ async function handle(m: Record<string, unknown>): Promise<object> {
       const got = await readOne(s, AbortSignal.timeout(5_000))
       return { ok: got === text }
     }
+    case 'pathChanges':
+      return { changes: pathChanges.filter((c) => c.peerId === peer).map((c) => `${c.from}->${c.to}`) }
     case 'status':
       return { peers: must().peers(), relays: must().relays(), mapping: must().mapping(), inbound }
     case 'dial': {
