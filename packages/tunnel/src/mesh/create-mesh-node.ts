@@ -13,6 +13,7 @@ import type {
   UpgradeComponents,
 } from '../node/create-tunnel-node.ts'
 import { baseLibp2pOptions, memberControls, memberGaterFor, YAMUX_OPTIONS } from '../node/create-tunnel-node.ts'
+import { skipRepeatedProtocolMerges } from '../node/stream-overheads.ts'
 
 /**
  * Streams one mesh connection may carry each way. yamux's default, 1,000, sits below the exit's per-peer flow limit
@@ -86,6 +87,8 @@ export async function createMeshNode(options: MeshNodeOptions, components: Tunne
         : {}),
     },
   })
+  // libp2p writes each stream's protocol to the peer store, on both sides, for every flow: answered from memory.
+  skipRepeatedProtocolMerges(libp2p.peerStore)
   const captured = libp2p.services.components as CapturedComponents
   const transport = captured.transportManager
     .getTransports()

@@ -19,6 +19,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { createAnnounceFilter } from './announce-filter.ts'
 import { createMemberGater, type MemberGater } from './member-gater.ts'
 import { pskProof } from './psk-proof.ts'
+import { libp2pLoggerOption, skipRepeatedProtocolMerges } from './stream-overheads.ts'
 import type { SwarmKey } from './swarm-key.ts'
 
 /**
@@ -125,6 +126,8 @@ export function baseLibp2pOptions(options: TunnelNodeOptions, members: MemberGat
     ...(connectionProtector === undefined ? {} : { connectionProtector }),
     connectionGater: members.gater,
     connectionMonitor: CONNECTION_MONITOR,
+    // libp2p's debug loggers cost ~7.5 µs and an isatty() per scope, several scopes per stream: quiet unless DEBUG is set.
+    ...libp2pLoggerOption(),
   }
 }
 
@@ -179,6 +182,7 @@ export async function createTunnelNode(
       }),
     },
   })
+  skipRepeatedProtocolMerges(libp2p.peerStore)
   return {
     libp2p,
     peerId: libp2p.peerId.toString(),
