@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { noColour } from '../render/colour.ts'
 import { FIXTURE_NOW, fixtureStatus } from '../testing/fixture-status.ts'
@@ -7,6 +10,7 @@ import {
   checkApi,
   checkClockSkew,
   checkDataplane,
+  checkExitPorts,
   checkIpset,
   checkIptablesMode,
   checkMarks,
@@ -15,7 +19,14 @@ import {
   kernelChecks,
   runDoctorChecks,
 } from './doctor-checks.ts'
-import { parseIptablesSave, parseKernelConfig, parseModuleList } from './gather-node-facts.ts'
+import {
+  parseIptablesSave,
+  parseKernelConfig,
+  parseModuleList,
+  parsePortRange,
+  parseSysctlInt,
+  tcpFacts,
+} from './gather-node-facts.ts'
 import type { NodeFacts } from './node-facts.ts'
 import { renderDoctor } from './render-doctor.ts'
 
@@ -47,6 +58,7 @@ const good: NodeFacts = {
     loadable: null,
   },
   psk: { path: '/etc/podlink/psk/swarm.key', exists: true, mode: 0o600 },
+  tcp: { twReuse: 1, portRange: [32768, 60999] },
 }
 
 type Case = [string, DoctorCheck, Partial<NodeFacts>, CheckLevel, RegExp | null]
@@ -171,6 +183,15 @@ describe('doctor checks', () => {
       /linux-modules-extra-6\.1\.0-18-amd64/,
     ],
     ['kernel unknown', kernelChecks[5]!, { kernel: { ...noConfig } }, 'warn', /modprobe xt_set/],
+    ['exit ports: tw reuse on', checkExitPorts, {}, 'ok', null],
+    [
+      'exit ports: the kernel default (reuse on loopback only)',
+      checkExitPorts,
+      { tcp: { twReuse: 2, portRange: [32768, 60999] } },
+      'warn',
+      /sysctl -w net\.ipv4\.tcp_tw_reuse=1/,
+    ],
+    ['exit ports: unreadable', checkExitPorts, { tcp: { twReuse: null, portRange: [32768, 60999] } }, 'skip', null],
   ])('%s', (_, check, patch, level, fix) => {
     const r = check({ ...good, ...patch })
     expect(r.level).toBe(level)
@@ -183,6 +204,12 @@ describe('doctor checks', () => {
     expect(renderDoctor(results, noColour)).toMatch(/0 failed, 0 warnings, \d+ ok, 1 skipped$/)
   })
 
+  it('exit ports: the warning names the sustained rate the port range allows', () => {
+    const r = checkExitPorts({ ...good, tcp: { twReuse: 0, portRange: [32768, 60999] } })
+    expect(r.detail).toMatch(/tcp_tw_reuse=0, ports 32768-60999: .* more than ~470 new connections a second/)
+    expect(checkExitPorts({ ...good, tcp: { twReuse: 2, portRange: [1024, 65535] } }).detail).toMatch(/~1075 new/)
+  })
+
   it('renders every failure with its fix', () => {
     const out = renderDoctor(runDoctorChecks({ ...good, ipset: false, psk: { ...good.psk, mode: 0o644 } }), noColour)
     expect(out).toContain('FAIL  ipset present: ipset not found')
@@ -192,6 +219,27 @@ describe('doctor checks', () => {
 })
 
 describe('fact parsers', () => {
+  it('parseSysctlInt and parsePortRange read /proc/sys values and refuse anything else', () => {
+    expect(parseSysctlInt('2\n')).toBe(2)
+    expect(parseSysctlInt('1')).toBe(1)
+    for (const bad of [null, '', 'x', '1 2', '-1']) expect(parseSysctlInt(bad)).toBeNull()
+    expect(parsePortRange('32768\t60999\n')).toEqual([32768, 60999])
+    expect(parsePortRange('1024 65535')).toEqual([1024, 65535])
+    for (const bad of [null, '', '60999 32768', '1 70000', '32768', 'a b']) expect(parsePortRange(bad)).toBeNull()
+  })
+
+  it('tcpFacts reads the files of a sysctl directory, null where one is missing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'podlink-sysctl-'))
+    try {
+      writeFileSync(join(dir, 'tcp_tw_reuse'), '2\n')
+      expect(tcpFacts(dir)).toEqual({ twReuse: 2, portRange: null })
+      writeFileSync(join(dir, 'ip_local_port_range'), '32768\t60999\n')
+      expect(tcpFacts(dir)).toEqual({ twReuse: 2, portRange: [32768, 60999] })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('parseIptablesSave counts rules, finds KUBE-SERVICES and kube-proxy mark masks', () => {
     const save = [
       '*nat',

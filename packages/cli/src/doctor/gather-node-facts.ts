@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { release } from 'node:os'
 import { gunzipSync } from 'node:zlib'
 import type { AgentStatus } from '@podlink/core'
-import type { FileFacts, IptablesFacts, KernelFacts, NodeFacts } from './node-facts.ts'
+import type { FileFacts, IptablesFacts, KernelFacts, NodeFacts, TcpFacts } from './node-facts.ts'
 
 function run(cmd: string, args: readonly string[]): string | null {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 10_000, maxBuffer: 64 * 1024 * 1024 })
@@ -116,5 +116,36 @@ export function gatherNodeFacts(input: {
     ipset: run('ipset', ['--version']) !== null,
     kernel: kernelFacts(),
     psk: fileFacts(input.pskFile ?? input.status?.pskFile ?? DEFAULT_PSK_FILE),
+    tcp: tcpFacts(),
   }
+}
+
+function readProc(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return null
+  }
+}
+
+export function tcpFacts(root = '/proc/sys/net/ipv4'): TcpFacts {
+  return {
+    twReuse: parseSysctlInt(readProc(`${root}/tcp_tw_reuse`)),
+    portRange: parsePortRange(readProc(`${root}/ip_local_port_range`)),
+  }
+}
+
+/** A sysctl holding one integer ("2\n"); null for anything else. */
+export function parseSysctlInt(text: string | null): number | null {
+  const t = text?.trim() ?? ''
+  return /^\d+$/.test(t) ? Number(t) : null
+}
+
+/** ip_local_port_range ("32768\t60999\n"); null unless two ports, low <= high. */
+export function parsePortRange(text: string | null): readonly [number, number] | null {
+  const m = /^(\d+)\s+(\d+)$/.exec(text?.trim() ?? '')
+  if (m === null) return null
+  const lo = Number(m[1])
+  const hi = Number(m[2])
+  return lo <= hi && hi <= 65535 ? [lo, hi] : null
 }

@@ -31,6 +31,14 @@ export interface FileFacts {
   readonly mode: number | null
 }
 
+/** The TCP sysctls of the node's network namespace that bound the exit's connections to local pods. */
+export interface TcpFacts {
+  /** net.ipv4.tcp_tw_reuse (0, 1, or 2: loopback only, the kernel default); null when unreadable. */
+  readonly twReuse: number | null
+  /** net.ipv4.ip_local_port_range; null when unreadable. */
+  readonly portRange: readonly [number, number] | null
+}
+
 /**
  * Everything `podlink doctor` looks at, gathered once (by `gatherNodeFacts`) so every check is a pure
  * function of this object.
@@ -46,4 +54,5 @@ export interface NodeFacts {
   readonly ipset: boolean
   readonly kernel: KernelFacts
   readonly psk: FileFacts
+  readonly tcp: TcpFacts
 }
