@@ -1,3 +1,11 @@
+export {
+  createExitPorts,
+  type ExitPorts,
+  type ExitPortsOptions,
+  parsePortRangeText,
+  parseReservedPorts,
+  readLocalPorts,
+} from './capture/exit-ports.ts'
 export { createMarkedTcpConnection, createMarkedUdpSocket } from './capture/marked-socket.ts'
 export {
   type CapturedConnection,

@@ -28,6 +28,7 @@ export {
 export { socketFlowStream } from './stream/socket-flow-stream.ts'
 export { type Splice, type SpliceOptions, type SpliceResult, splice } from './stream/splice.ts'
 export {
+  CONNECT_ATTEMPTS,
   type ConnectRefusal,
   createFlowExit,
   type ExitFlow,

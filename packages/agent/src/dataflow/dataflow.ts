@@ -7,6 +7,7 @@ import type net from 'node:net'
 import type { Connection, Stream } from '@libp2p/interface'
 import { type ClusterView, type FlowStatus, type Logger, PodlinkError, type RoutingTable } from '@podlink/core'
 import {
+  createExitPorts,
   createMarkedTcpConnection,
   createMarkedUdpSocket,
   createTcpCapture,
@@ -15,6 +16,7 @@ import {
   type UdpCapture,
 } from '@podlink/dataplane'
 import {
+  CONNECT_ATTEMPTS,
   type ConnectRefusal,
   createFlowExit,
   createUdpProxy,
@@ -272,10 +274,37 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
   const pathOf = (peer: string) => mesh.peer(peer)?.path ?? 'none'
   const framing = { encode: encodeDatagram, createDecoder: createDatagramDecoder }
 
+  /**
+   * The exit's connection to a pod, from a local port of its own choosing (exit-ports.ts: it may take over a
+   * TIME_WAIT port, which the kernel's own choice skips), held while the socket lives. A port another socket holds is
+   * drawn again; when none binds, and on the exit's last attempt (the kernel refuses to take over a TIME_WAIT
+   * without TCP timestamps: EADDRNOTAVAIL each time), the kernel chooses.
+   */
+  const exitPorts = createExitPorts()
+  const connectPod = (ip: string, port: number, attempt = 1): net.Socket => {
+    const destination = `${ip}:${port}`
+    if (attempt >= CONNECT_ATTEMPTS) return createMarkedTcpConnection({ host: ip, port, mark })
+    for (let draw = 0; draw < 4; draw++) {
+      const localPort = exitPorts.pick(destination)
+      if (localPort === null) break
+      let socket: net.Socket
+      try {
+        socket = createMarkedTcpConnection({ host: ip, port, mark, localPort })
+      } catch (err) {
+        if (err instanceof PodlinkError && err.code === 'DATAPLANE_PORT_IN_USE') continue
+        throw err
+      }
+      exitPorts.hold(destination, localPort)
+      socket.once('close', () => exitPorts.release(destination, localPort))
+      return socket
+    }
+    return createMarkedTcpConnection({ host: ip, port, mark })
+  }
+
   /** The exit's parts shared by both channels; `channel` names the one in the log of a flow that failed. */
   const exitDeps = (channel: 'libp2p' | 'fast') => ({
     channel,
-    connectPod: (ip: string, port: number) => createMarkedTcpConnection({ host: ip, port, mark }),
+    connectPod,
     createUdpSocket: (family: 4 | 6) => createMarkedUdpSocket({ family, mark }),
     framing,
     refusal: (reason: ConnectRefusal, message: string, cause: unknown) =>

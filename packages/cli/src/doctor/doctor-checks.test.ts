@@ -58,7 +58,7 @@ const good: NodeFacts = {
     loadable: null,
   },
   psk: { path: '/etc/podlink/psk/swarm.key', exists: true, mode: 0o600 },
-  tcp: { twReuse: 1, portRange: [32768, 60999] },
+  tcp: { timestamps: 1, portRange: [32768, 60999] },
 }
 
 type Case = [string, DoctorCheck, Partial<NodeFacts>, CheckLevel, RegExp | null]
@@ -183,15 +183,22 @@ describe('doctor checks', () => {
       /linux-modules-extra-6\.1\.0-18-amd64/,
     ],
     ['kernel unknown', kernelChecks[5]!, { kernel: { ...noConfig } }, 'warn', /modprobe xt_set/],
-    ['exit ports: tw reuse on', checkExitPorts, {}, 'ok', null],
+    ['exit ports: timestamps on', checkExitPorts, {}, 'ok', null],
     [
-      'exit ports: the kernel default (reuse on loopback only)',
+      'exit ports: timestamps on, no random offsets',
       checkExitPorts,
-      { tcp: { twReuse: 2, portRange: [32768, 60999] } },
-      'warn',
-      /sysctl -w net\.ipv4\.tcp_tw_reuse=1/,
+      { tcp: { timestamps: 2, portRange: [32768, 60999] } },
+      'ok',
+      null,
     ],
-    ['exit ports: unreadable', checkExitPorts, { tcp: { twReuse: null, portRange: [32768, 60999] } }, 'skip', null],
+    [
+      'exit ports: timestamps off',
+      checkExitPorts,
+      { tcp: { timestamps: 0, portRange: [32768, 60999] } },
+      'warn',
+      /sysctl -w net\.ipv4\.tcp_timestamps=1/,
+    ],
+    ['exit ports: unreadable', checkExitPorts, { tcp: { timestamps: null, portRange: [32768, 60999] } }, 'skip', null],
   ])('%s', (_, check, patch, level, fix) => {
     const r = check({ ...good, ...patch })
     expect(r.level).toBe(level)
@@ -205,9 +212,9 @@ describe('doctor checks', () => {
   })
 
   it('exit ports: the warning names the sustained rate the port range allows', () => {
-    const r = checkExitPorts({ ...good, tcp: { twReuse: 0, portRange: [32768, 60999] } })
-    expect(r.detail).toMatch(/tcp_tw_reuse=0, ports 32768-60999: .* more than ~470 new connections a second/)
-    expect(checkExitPorts({ ...good, tcp: { twReuse: 2, portRange: [1024, 65535] } }).detail).toMatch(/~1075 new/)
+    const r = checkExitPorts({ ...good, tcp: { timestamps: 0, portRange: [32768, 60999] } })
+    expect(r.detail).toMatch(/TCP timestamps off, ports 32768-60999: .* more than ~470 new connections a second/)
+    expect(checkExitPorts({ ...good, tcp: { timestamps: 0, portRange: [1024, 65535] } }).detail).toMatch(/~1075 new/)
   })
 
   it('renders every failure with its fix', () => {
@@ -231,10 +238,10 @@ describe('fact parsers', () => {
   it('tcpFacts reads the files of a sysctl directory, null where one is missing', () => {
     const dir = mkdtempSync(join(tmpdir(), 'podlink-sysctl-'))
     try {
-      writeFileSync(join(dir, 'tcp_tw_reuse'), '2\n')
-      expect(tcpFacts(dir)).toEqual({ twReuse: 2, portRange: null })
+      writeFileSync(join(dir, 'tcp_timestamps'), '1\n')
+      expect(tcpFacts(dir)).toEqual({ timestamps: 1, portRange: null })
       writeFileSync(join(dir, 'ip_local_port_range'), '32768\t60999\n')
-      expect(tcpFacts(dir)).toEqual({ twReuse: 2, portRange: [32768, 60999] })
+      expect(tcpFacts(dir)).toEqual({ timestamps: 1, portRange: [32768, 60999] })
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

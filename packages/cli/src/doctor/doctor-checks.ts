@@ -184,36 +184,42 @@ export const TIME_WAIT_S = 60
 
 /**
  * The exit connects to a local pod from this node's own address for every remote client of that pod, so all of
- * them share one ephemeral port range per pod and port, where without podlink each client pod had its own. The side
- * that closes first keeps the port in TIME_WAIT for 60 s; under churn that is often the exit (it carries the
- * client's FIN). Measured in the bench lab: with 20,000 TIME_WAIT to one pod, a plain client on the node connected
- * 979 times a second against 5,399 with none, and 7,269 with tcp_tw_reuse=1 (connect() searches the range for a
- * free port; with reuse it may take one whose TIME_WAIT is over a second old).
+ * them share one ephemeral port range per pod and port. The side that closes first keeps the port in TIME_WAIT for
+ * 60 s, and under churn that is often the exit (it carries the client's FIN). The exit binds ports of its own choosing
+ * with SO_REUSEADDR, which lets the kernel hand it a TIME_WAIT 4-tuple, but only when TCP timestamps are on (they
+ * protect the new connection from the old one's segments). Without them, the kernel's search skips those ports: in
+ * the bench lab, 20,000 TIME_WAIT to one pod cut a node's connect rate from 5,399 to 979 a second, and a full range
+ * fails connect().
  */
 export const checkExitPorts: DoctorCheck = (f) => {
   const title = "exit connections to pods don't run out of ports"
-  const { twReuse, portRange } = f.tcp
-  if (twReuse === null || portRange === null)
-    return { id: 'exit-ports', title, level: 'skip', detail: 'net.ipv4.tcp_tw_reuse or ip_local_port_range unreadable' }
-  const ports = portRange[1] - portRange[0] + 1
+  const { timestamps, portRange } = f.tcp
+  if (timestamps === null || portRange === null)
+    return {
+      id: 'exit-ports',
+      title,
+      level: 'skip',
+      detail: 'net.ipv4.tcp_timestamps or ip_local_port_range unreadable',
+    }
   const range = `ports ${portRange[0]}-${portRange[1]}`
-  if (twReuse === 1)
+  if (timestamps !== 0)
     return {
       id: 'exit-ports',
       title,
       level: 'ok',
-      detail: `tcp_tw_reuse=1, ${range}: connections to a pod may reuse ports whose TIME_WAIT is over 1 s old`,
+      detail: `TCP timestamps on, ${range}: the exit takes over its connections' TIME_WAIT ports to pods`,
     }
-  const rate = Math.floor(ports / TIME_WAIT_S)
+  const rate = Math.floor((portRange[1] - portRange[0] + 1) / TIME_WAIT_S)
   return {
     id: 'exit-ports',
     title,
     level: 'warn',
     detail:
-      `tcp_tw_reuse=${twReuse}, ${range}: remote clients' connections to one pod all come from this node's address, ` +
-      `so more than ~${rate} new connections a second to one pod and port, kept up for ${TIME_WAIT_S} s, fill the ` +
-      'range with TIME_WAIT; connect() slows well before that (about 5x at 20,000 in the bench lab), then fails',
-    fix: 'on nodes whose pods take many short connections from other sites: sysctl -w net.ipv4.tcp_tw_reuse=1 (persist it in /etc/sysctl.d/)',
+      `TCP timestamps off, ${range}: remote clients' connections to one pod all come from this node's address, and ` +
+      `without timestamps their TIME_WAIT ports cannot be taken over, so more than ~${rate} new connections a second ` +
+      `to one pod and port, kept up for ${TIME_WAIT_S} s, fill the range; connect() slows well before that (about 5x ` +
+      'at 20,000 in the bench lab), then fails',
+    fix: 'sysctl -w net.ipv4.tcp_timestamps=1 (the kernel default; persist it in /etc/sysctl.d/)',
   }
 }
 

@@ -130,7 +130,7 @@ function readProc(path: string): string | null {
 
 export function tcpFacts(root = '/proc/sys/net/ipv4'): TcpFacts {
   return {
-    twReuse: parseSysctlInt(readProc(`${root}/tcp_tw_reuse`)),
+    timestamps: parseSysctlInt(readProc(`${root}/tcp_timestamps`)),
     portRange: parsePortRange(readProc(`${root}/ip_local_port_range`)),
   }
 }

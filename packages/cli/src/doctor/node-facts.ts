@@ -33,8 +33,8 @@ export interface FileFacts {
 
 /** The TCP sysctls of the node's network namespace that bound the exit's connections to local pods. */
 export interface TcpFacts {
-  /** net.ipv4.tcp_tw_reuse (0, 1, or 2: loopback only, the kernel default); null when unreadable. */
-  readonly twReuse: number | null
+  /** net.ipv4.tcp_timestamps (0 off; 1, the default, or 2 on); null when unreadable. */
+  readonly timestamps: number | null
   /** net.ipv4.ip_local_port_range; null when unreadable. */
   readonly portRange: readonly [number, number] | null
 }

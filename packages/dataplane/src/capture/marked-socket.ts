@@ -7,6 +7,7 @@ import {
   intOption,
   libc,
   SO_MARK,
+  SO_REUSEADDR,
   SOCK_CLOEXEC,
   SOCK_DGRAM,
   SOCK_NONBLOCK,
@@ -22,6 +23,12 @@ export interface MarkedTcpOptions {
   readonly port: number
   /** Default: the ruleset's bypass mark, which every PODLINK chain RETURNs first. */
   readonly mark?: number
+  /**
+   * Bind to this local port first, with SO_REUSEADDR, so that connect() may take over a TIME_WAIT 4-tuple (see
+   * exit-ports.ts). A port another socket holds throws DATAPLANE_PORT_IN_USE; a 4-tuple still in use fails the
+   * connect with EADDRNOTAVAIL. Default: the kernel picks at connect().
+   */
+  readonly localPort?: number
 }
 
 /**
@@ -30,7 +37,19 @@ export interface MarkedTcpOptions {
  * Needs CAP_NET_ADMIN. `host` must be an IP literal.
  */
 export function createMarkedTcpConnection(options: MarkedTcpOptions): net.Socket {
-  const fd = markedFd(net.isIPv6(options.host) ? 6 : 4, SOCK_STREAM, options.mark)
+  const family = net.isIPv6(options.host) ? 6 : 4
+  const fd = markedFd(family, SOCK_STREAM, options.mark)
+  if (options.localPort !== undefined) {
+    try {
+      intOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, 'set SO_REUSEADDR')
+      const sa = encodeSockaddr(family, family === 4 ? '0.0.0.0' : '::', options.localPort)
+      if (libc().bind(fd, sa, sa.length) !== 0)
+        throw sysError('DATAPLANE_PORT_IN_USE', `bind local port ${options.localPort}`)
+    } catch (err) {
+      libc().close(fd)
+      throw err
+    }
+  }
   const socket = new net.Socket({ fd, readable: true, writable: true })
   return socket.connect({ host: options.host, port: options.port })
 }

@@ -15,8 +15,12 @@ export type ConnectRefusal = 'connect-failed' | 'connect-timeout'
 export interface FlowExitDeps<S> {
   /** The tunnel's stream as a FlowStream (`messageStreamFlowStream` for libp2p). */
   adapt(stream: S): FlowStream
-  /** A TCP connection to a pod (or hostNetwork endpoint) of this node. */
-  connectPod(ip: string, port: number): net.Socket
+  /**
+   * A TCP connection to a pod (or hostNetwork endpoint) of this node. `attempt` counts from 1: a connection that
+   * failed with EADDRNOTAVAIL is made again, and the last attempt (CONNECT_ATTEMPTS) should let the kernel choose the
+   * local port.
+   */
+  connectPod(ip: string, port: number, attempt?: number): net.Socket
   /** A UDP socket for one flow to a pod; it is `connect`ed to the pod and closed with the flow. */
   createUdpSocket?(family: 4 | 6): dgram.Socket
   /** The tunnel's datagram framing (encodeDatagram, createDatagramDecoder). Required for UDP flows. */
@@ -54,6 +58,13 @@ export interface FlowExitService<S> {
   connect(flow: ExitFlow, options: { signal: AbortSignal }): Promise<ExitSplice<S>>
 }
 
+/** Connects to a pod per flow at most this often when the local 4-tuple was taken (EADDRNOTAVAIL). */
+export const CONNECT_ATTEMPTS = 4
+
+const causeCode = (err: unknown): string | undefined =>
+  ((err as { cause?: { code?: unknown } } | null)?.cause?.code as string | undefined) ??
+  ((err as { code?: unknown } | null)?.code as string | undefined)
+
 export function createFlowExit<S>(deps: FlowExitDeps<S>, options: FlowExitOptions = {}): FlowExitService<S> {
   const refusal =
     deps.refusal ??
@@ -75,12 +86,17 @@ export function createFlowExit<S>(deps: FlowExitDeps<S>, options: FlowExitOption
   async function connectTcp(flow: ExitFlow, signal: AbortSignal): Promise<ExitSplice<S>> {
     const { ip, port } = flow.header.dst
     const target = endpointId(flow.header.dst)
-    let socket: net.Socket
-    try {
-      socket = await connected(deps.connectPod(ip, port), target, signal)
-    } catch (err) {
-      if (signal.aborted) throw refusal('connect-timeout', `Cannot connect to ${target} in time`, err)
-      throw refusal('connect-failed', `Cannot connect to ${target}`, err)
+    let socket: net.Socket | undefined
+    // A connection from a local port the exit chose (exit-ports.ts) fails at once with EADDRNOTAVAIL when another
+    // socket of the node has that very 4-tuple: it is made again, from another port, a few times.
+    for (let attempt = 1; socket === undefined; attempt++) {
+      try {
+        socket = await connected(deps.connectPod(ip, port, attempt), target, signal)
+      } catch (err) {
+        if (signal.aborted) throw refusal('connect-timeout', `Cannot connect to ${target} in time`, err)
+        if (attempt < CONNECT_ATTEMPTS && causeCode(err) === 'EADDRNOTAVAIL') continue
+        throw refusal('connect-failed', `Cannot connect to ${target}`, err)
+      }
     }
     return async (stream) => {
       const tracked = openOrDrop(() => socket.resetAndDestroy(), {
