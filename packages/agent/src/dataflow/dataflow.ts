@@ -275,15 +275,17 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
   const framing = { encode: encodeDatagram, createDecoder: createDatagramDecoder }
 
   /**
-   * The exit's connection to a pod, from a local port of its own choosing (exit-ports.ts: it may take over a
-   * TIME_WAIT port, which the kernel's own choice skips), held while the socket lives. A port another socket holds is
+   * The exit's connection to a pod. Towards a pod this agent closed more than 2,000 connections to in the last
+   * minute, from a local port of its own choosing (exit-ports.ts: it may take over a TIME_WAIT port, which the
+   * kernel's own choice skips), held while the socket lives; else the kernel chooses. A port another socket holds is
    * drawn again; when none binds, and on the exit's last attempt (the kernel refuses to take over a TIME_WAIT
    * without TCP timestamps: EADDRNOTAVAIL each time), the kernel chooses.
    */
   const exitPorts = createExitPorts()
   const connectPod = (ip: string, port: number, attempt = 1): net.Socket => {
     const destination = `${ip}:${port}`
-    if (attempt >= CONNECT_ATTEMPTS) return createMarkedTcpConnection({ host: ip, port, mark })
+    const counted = (socket: net.Socket): net.Socket => socket.once('close', () => exitPorts.closed(destination))
+    if (attempt >= CONNECT_ATTEMPTS) return counted(createMarkedTcpConnection({ host: ip, port, mark }))
     for (let draw = 0; draw < 4; draw++) {
       const localPort = exitPorts.pick(destination)
       if (localPort === null) break
@@ -296,9 +298,9 @@ export function createDataflow(deps: DataflowDeps): Dataflow {
       }
       exitPorts.hold(destination, localPort)
       socket.once('close', () => exitPorts.release(destination, localPort))
-      return socket
+      return counted(socket)
     }
-    return createMarkedTcpConnection({ host: ip, port, mark })
+    return counted(createMarkedTcpConnection({ host: ip, port, mark }))
   }
 
   /** The exit's parts shared by both channels; `channel` names the one in the log of a flow that failed. */

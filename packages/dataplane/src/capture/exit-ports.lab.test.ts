@@ -55,7 +55,7 @@ describe('exit ports (real kernel: TIME_WAIT on the connecting side)', () => {
   })
 
   it('a socket bound to a chosen port with SO_REUSEADDR takes over TIME_WAIT ports: 40 connections through 10 ports', async () => {
-    const ports = createExitPorts({ range: PORTS, reserved: () => false })
+    const ports = createExitPorts({ range: PORTS, reserved: () => false, churnThreshold: -1 })
     const destination = `127.0.0.1:${serverPort}`
     const used = new Set<number>()
     for (let i = 0; i < 40; i++) {

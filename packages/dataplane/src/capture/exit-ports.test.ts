@@ -20,14 +20,19 @@ describe('exit ports', () => {
   const range: readonly [number, number] = [40000, 40009]
 
   it('picks within the range, skipping reserved ports and the ports held towards the same destination', () => {
-    const ports = createExitPorts({ range, reserved: (p) => p === 40001, random: draws(range, [40001, 40002, 40003]) })
+    const ports = createExitPorts({
+      range,
+      reserved: (p) => p === 40001,
+      random: draws(range, [40001, 40002, 40003]),
+      churnThreshold: -1,
+    })
     ports.hold('10.244.1.2:80', 40002)
     expect(ports.pick('10.244.1.2:80')).toBe(40003)
     expect(ports.held).toBe(1)
   })
 
   it('a port held towards one destination is free towards another, and free again once released', () => {
-    const ports = createExitPorts({ range, reserved: () => false, random: draws(range, [40005]) })
+    const ports = createExitPorts({ range, reserved: () => false, random: draws(range, [40005]), churnThreshold: -1 })
     ports.hold('10.244.1.2:80', 40005)
     expect(ports.pick('10.244.1.3:80')).toBe(40005)
     expect(ports.pick('10.244.1.2:80')).toBeNull()
@@ -38,12 +43,32 @@ describe('exit ports', () => {
   })
 
   it('gives up (null: the kernel chooses) when its draws find nothing free', () => {
-    const ports = createExitPorts({ range, reserved: () => true })
+    const ports = createExitPorts({ range, reserved: () => true, churnThreshold: -1 })
+    expect(ports.pick('10.244.1.2:80')).toBeNull()
+  })
+
+  it('leaves the choice to the kernel until more than churnThreshold connections to the destination closed within 60 s', () => {
+    let now = 1000
+    const ports = createExitPorts({ range, reserved: () => false, churnThreshold: 3, nowS: () => now })
+    for (let i = 0; i < 3; i++) ports.closed('10.244.1.2:80')
+    expect(ports.pick('10.244.1.2:80')).toBeNull()
+    now += 30
+    ports.closed('10.244.1.2:80')
+    expect(ports.pick('10.244.1.2:80')).not.toBeNull()
+    expect(ports.pick('10.244.1.3:80')).toBeNull()
+    // the first three are 60 s old: 1 left in the window
+    now += 30
+    expect(ports.pick('10.244.1.2:80')).toBeNull()
+    // a bucket reused a minute later starts from zero
+    now += 30
+    for (let i = 0; i < 4; i++) ports.closed('10.244.1.2:80')
+    expect(ports.pick('10.244.1.2:80')).not.toBeNull()
+    now += 60
     expect(ports.pick('10.244.1.2:80')).toBeNull()
   })
 
   it('draws spread over the whole range, ends included', () => {
-    const ports = createExitPorts({ range, reserved: () => false })
+    const ports = createExitPorts({ range, reserved: () => false, churnThreshold: -1 })
     const seen = new Set<number>()
     for (let i = 0; i < 2000; i++) seen.add(ports.pick('d')!)
     expect([...seen].sort()).toEqual(Array.from({ length: 10 }, (_, i) => 40000 + i))
