@@ -2,7 +2,6 @@ export {
   createExitPorts,
   type ExitPorts,
   type ExitPortsOptions,
-  parsePortRangeText,
   parseReservedPorts,
   readLocalPorts,
 } from './capture/exit-ports.ts'

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { parsePortRange } from '@podlink/core'
 import { describe, expect, it } from 'vitest'
 import { noColour } from '../render/colour.ts'
 import { FIXTURE_NOW, fixtureStatus } from '../testing/fixture-status.ts'
@@ -19,14 +20,7 @@ import {
   kernelChecks,
   runDoctorChecks,
 } from './doctor-checks.ts'
-import {
-  parseIptablesSave,
-  parseKernelConfig,
-  parseModuleList,
-  parsePortRange,
-  parseSysctlInt,
-  tcpFacts,
-} from './gather-node-facts.ts'
+import { parseIptablesSave, parseKernelConfig, parseModuleList, parseSysctlInt, tcpFacts } from './gather-node-facts.ts'
 import type { NodeFacts } from './node-facts.ts'
 import { renderDoctor } from './render-doctor.ts'
 

@@ -3,6 +3,7 @@
  * saw, and how to fix it. Only `fail` makes the command exit 1: warnings are things an operator should
  * know but that do not stop the mesh.
  */
+import { TIME_WAIT_S } from '@podlink/core'
 import type { KernelFacts, NodeFacts } from './node-facts.ts'
 
 export type CheckLevel = 'ok' | 'warn' | 'fail' | 'skip'
@@ -178,9 +179,6 @@ export const checkMarks: DoctorCheck = (f) => {
     fix: 'set --bypass-mark / --tproxy-mark (PODLINK_BYPASS_MARK, PODLINK_TPROXY_MARK) to single bits outside that mask',
   }
 }
-
-/** How long a closed connection holds its port in TIME_WAIT (Linux's TCP_TIMEWAIT_LEN). */
-export const TIME_WAIT_S = 60
 
 /**
  * The exit connects to a local pod from this node's own address for every remote client of that pod, so all of

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { release } from 'node:os'
 import { gunzipSync } from 'node:zlib'
-import type { AgentStatus } from '@podlink/core'
+import { type AgentStatus, parsePortRange } from '@podlink/core'
 import type { FileFacts, IptablesFacts, KernelFacts, NodeFacts, TcpFacts } from './node-facts.ts'
 
 function run(cmd: string, args: readonly string[]): string | null {
@@ -139,13 +139,4 @@ export function tcpFacts(root = '/proc/sys/net/ipv4'): TcpFacts {
 export function parseSysctlInt(text: string | null): number | null {
   const t = text?.trim() ?? ''
   return /^\d+$/.test(t) ? Number(t) : null
-}
-
-/** ip_local_port_range ("32768\t60999\n"); null unless two ports, low <= high. */
-export function parsePortRange(text: string | null): readonly [number, number] | null {
-  const m = /^(\d+)\s+(\d+)$/.exec(text?.trim() ?? '')
-  if (m === null) return null
-  const lo = Number(m[1])
-  const hi = Number(m[2])
-  return lo <= hi && hi <= 65535 ? [lo, hi] : null
 }

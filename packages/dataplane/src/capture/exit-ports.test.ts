@@ -1,14 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { parsePortRange } from '@podlink/core'
 import { describe, expect, it } from 'vitest'
-import {
-  createExitPorts,
-  DEFAULT_PORT_RANGE,
-  parsePortRangeText,
-  parseReservedPorts,
-  readLocalPorts,
-} from './exit-ports.ts'
+import { createExitPorts, DEFAULT_PORT_RANGE, parseReservedPorts, readLocalPorts } from './exit-ports.ts'
 
 /** A random source that returns the given draws in turn (as fractions of the range), then repeats the last. */
 const draws = (range: readonly [number, number], ports: number[]) => {
@@ -77,8 +72,8 @@ describe('exit ports', () => {
 
 describe('exit ports: the node sysctls', () => {
   it('parses ip_local_port_range and refuses anything else', () => {
-    expect(parsePortRangeText('32768\t60999\n')).toEqual([32768, 60999])
-    for (const bad of [null, '', '60999 32768', '0 10', '1 70000', 'a b']) expect(parsePortRangeText(bad)).toBeNull()
+    expect(parsePortRange('32768\t60999\n')).toEqual([32768, 60999])
+    for (const bad of [null, '', '60999 32768', '0 10', '1 70000', 'a b']) expect(parsePortRange(bad)).toBeNull()
   })
 
   it('parses ip_local_reserved_ports: single ports and ranges, empty reserves nothing', () => {

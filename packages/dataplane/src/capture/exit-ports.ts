@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { parsePortRange, TIME_WAIT_S } from '@podlink/core'
 
 /**
  * Local ports for the exit's connections to pods.
@@ -42,9 +43,6 @@ export interface ExitPortsOptions {
   /** Seconds; default the monotonic clock. */
   readonly nowS?: () => number
 }
-
-/** How long a closed connection holds its port in TIME_WAIT (Linux's TCP_TIMEWAIT_LEN). */
-export const TIME_WAIT_S = 60
 
 const DRAWS = 16
 
@@ -128,18 +126,9 @@ export function readLocalPorts(root = '/proc/sys/net/ipv4'): {
     }
   }
   return {
-    range: parsePortRangeText(read('ip_local_port_range')) ?? DEFAULT_PORT_RANGE,
+    range: parsePortRange(read('ip_local_port_range')) ?? DEFAULT_PORT_RANGE,
     reserved: parseReservedPorts(read('ip_local_reserved_ports') ?? ''),
   }
-}
-
-/** "32768\t60999\n" -> [32768, 60999]; null unless two ports, low <= high. */
-export function parsePortRangeText(text: string | null): readonly [number, number] | null {
-  const m = /^(\d+)\s+(\d+)$/.exec(text?.trim() ?? '')
-  if (m === null) return null
-  const lo = Number(m[1])
-  const hi = Number(m[2])
-  return lo >= 1 && lo <= hi && hi <= 65535 ? [lo, hi] : null
 }
 
 /** ip_local_reserved_ports ("8080,30000-32767" or empty) as a test; anything unparsable reserves nothing of its own. */
