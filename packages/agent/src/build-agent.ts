@@ -5,6 +5,7 @@
 import { chmodSync, mkdirSync } from 'node:fs'
 import type { AgentStatus, Conflict, HealthStatus, Logger, RoutingTable } from '@podlink/core'
 import { computeRuleset, createDataplane, createNetfilter, type Dataplane, tracePacket } from '@podlink/dataplane'
+import { nativeRelay } from '@podlink/proxy'
 import { computeRouting, PEER_ID_ANNOTATION } from '@podlink/routing'
 import {
   createMesh,
@@ -318,7 +319,8 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
         onCaptured: (cls, protocol) => metrics.connectionCaptured(cls, protocol),
         fast: config.mesh.fastPath
           ? {
-              credentials: await fastCredentials(privateKey, psk.key),
+              // Sealed records (podlink-flow/2) when the native relay is here to carry them; TLS throughout if not.
+              credentials: await fastCredentials(privateKey, psk.key, { sealed: nativeRelay() !== null }),
               port: config.mesh.fastPort,
               onRefused: (r) => metrics.peerRefused(r.reason),
             }

@@ -1,5 +1,7 @@
 export { EndpointBalancer, type EndpointBalancerOptions } from './balance/endpoint-balancer.ts'
 export { type EndpointPick, endpointId, type PickInput, pickEndpoint } from './balance/pick-endpoint.ts'
+export { type NativeRelay, nativeRelay } from './native/native-relay.ts'
+export { nativeSpliceCounts } from './native/native-splice.ts'
 export {
   type FlowCounters,
   type FlowInfo,

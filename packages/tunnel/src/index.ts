@@ -33,6 +33,7 @@ export {
 } from './fast/fast-relay.ts'
 export { openFastFlow } from './fast/open-fast-flow.ts'
 export { fixedDecoder, readSocketPrefix } from './fast/read-socket-prefix.ts'
+export { SEALED_ALPN, SealedSocket } from './fast/sealed-socket.ts'
 export { checkExit, type ExitDestination, type ExitPolicy, endpointKey } from './flow/check-exit.ts'
 export {
   createDatagramDecoder,

@@ -1,4 +1,5 @@
 import type { FlowChannel, L4Protocol } from '@podlink/core'
+import type { HandOff } from '../native/hand-off.ts'
 
 /**
  * What the proxy needs from one byte stream: a captured client socket, a socket to a pod, or a flow stream on the
@@ -35,6 +36,14 @@ export interface FlowStream {
    * taken. Saves an allocation per read, which is what keeps V8's garbage collector busy under bulk traffic.
    */
   lendReads?(mayReuse: () => boolean): void
+  /**
+   * Optional (TCP sockets): take the socket out of Node for the native relay (splice does, when it can): reading
+   * stops, and the fd (a dup) and what was read and not passed on are handed over. Null when it cannot be (ended,
+   * writes queued, not a TCP socket); nothing changed then. After a hand-off the stream is the relay's.
+   */
+  handOff?(): HandOff | null
+  /** What `handOff` would give, without taking anything: a plain TCP socket, a sealed fast socket, or neither. */
+  handOffKind?(): 'plain' | 'sealed' | null
 }
 
 export interface FlowStreamHandlers {

@@ -1,4 +1,5 @@
 import type net from 'node:net'
+import { canHandOffPlain, type HandOff, handOffPlain, type SealedHandOffLike } from '../native/hand-off.ts'
 import type { FlowStream, FlowStreamHandlers } from './flow-stream.ts'
 import { lendReads } from './lend-reads.ts'
 
@@ -35,27 +36,39 @@ export function socketFlowStream(
   let read = 0
   const lentChunk = (chunk: Buffer): void => handlers?.onData(chunk)
 
+  const onData = (chunk: Buffer): void => {
+    handlers?.onData(chunk)
+    // A bulk flow reads into a lent buffer from here on (what is already buffered still comes as 'data', first).
+    // Short flows never switch: a 64 KiB buffer per socket would cost churn more than Node's right-sized reads.
+    read += chunk.length
+    if (lend !== null && !lent && read >= LEND_AFTER_BYTES) lent = lendReads(socket, lentChunk, lend)
+  }
+  const onEnd = (): void => {
+    ended = true
+    handlers?.onEnd()
+  }
+  const onDrain = (): void => handlers?.onDrain()
+  const onError = (err: Error): void => {
+    error ??= err
+  }
+  const onSocketClose = (): void => {
+    closed = true
+    handlers?.onClose(error)
+  }
+  const events = [
+    ['data', onData],
+    ['end', onEnd],
+    ['drain', onDrain],
+    ['error', onError],
+    ['close', onSocketClose],
+  ] as const
   const listen = (): void => {
     listening = true
-    socket.on('data', (chunk: Buffer) => {
-      handlers?.onData(chunk)
-      // A bulk flow reads into a lent buffer from here on (what is already buffered still comes as 'data', first).
-      // Short flows never switch: a 64 KiB buffer per socket would cost churn more than Node's right-sized reads.
-      read += chunk.length
-      if (lend !== null && !lent && read >= LEND_AFTER_BYTES) lent = lendReads(socket, lentChunk, lend)
-    })
-    socket.on('end', () => {
-      ended = true
-      handlers?.onEnd()
-    })
-    socket.on('drain', () => handlers?.onDrain())
-    socket.on('error', (err) => {
-      error ??= err
-    })
-    socket.on('close', () => {
-      closed = true
-      handlers?.onClose(error)
-    })
+    for (const [event, fn] of events) socket.on(event, fn as (...args: unknown[]) => void)
+  }
+  const unlisten = (): void => {
+    listening = false
+    for (const [event, fn] of events) socket.off(event, fn as (...args: unknown[]) => void)
   }
 
   return {
@@ -71,7 +84,8 @@ export function socketFlowStream(
       return socket.writableLength > 0
     },
     lendReads: (mayReuse) => {
-      lend = mayReuse
+      // Not a sealed fast socket: lending reads into the TCP handle under it would skip its records' opening.
+      if (typeof (socket as unknown as { sealedHandOff?: unknown }).sealedHandOff !== 'function') lend = mayReuse
     },
     get needsDrain() {
       return socket.writableNeedDrain
@@ -94,6 +108,35 @@ export function socketFlowStream(
         // Not a TCP handle (a pipe in some tests): a plain destroy is the closest reset there is.
         socket.destroy()
       }
+    },
+    handOffKind: () => {
+      if (ended || closed || lent) return null
+      if (typeof (socket as unknown as { sealedHandOff?: unknown }).sealedHandOff === 'function') return 'sealed'
+      return canHandOffPlain(socket) ? 'plain' : null
+    },
+    handOff: (): HandOff | null => {
+      if (ended || closed || lent) return null
+      const wasListening = listening
+      const wasPaused = socket.isPaused()
+      if (wasListening) unlisten()
+      const restore = (): void => {
+        if (wasListening) listen()
+        if (!wasPaused) socket.resume()
+      }
+      const sealed = (socket as unknown as { sealedHandOff?: () => SealedHandOffLike | null }).sealedHandOff
+      const taken = typeof sealed === 'function' ? sealed.call(socket) : handOffPlain(socket, restore)
+      if (taken === null) restore()
+      else if (taken.kind === 'sealed') {
+        const undo = taken.undo
+        return {
+          ...taken,
+          undo: () => {
+            undo()
+            restore()
+          },
+        }
+      }
+      return taken
     },
     start: (h) => {
       handlers = h

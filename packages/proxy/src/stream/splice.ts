@@ -1,4 +1,5 @@
 import { PodlinkError } from '@podlink/core'
+import { nativeSplice } from '../native/native-splice.ts'
 import type { FlowStream, FlowStreamHandlers, Timers } from './flow-stream.ts'
 
 export interface SpliceOptions {
@@ -9,6 +10,8 @@ export interface SpliceOptions {
   readonly aEnded?: boolean
   /** Bytes already carried a -> b before the splice (the first bytes sent behind a flow header); counted. */
   readonly aToBBytes?: number
+  /** False keeps the splice in Node even where the native relay could take it (tests). Default true. */
+  readonly native?: boolean
 }
 
 export interface SpliceResult {
@@ -38,6 +41,11 @@ export interface Splice {
  * - idle: when neither direction moved a byte for `idleTimeoutMs`, both are reset (PROXY_IDLE_TIMEOUT).
  */
 export function splice(a: FlowStream, b: FlowStream, options: SpliceOptions): Splice {
+  // A plain TCP socket and a sealed fast socket: the native relay carries them when it can (native-splice.ts).
+  if (options.native !== false) {
+    const native = nativeSplice(a, b, options)
+    if (native !== null) return native
+  }
   const { timers, idleTimeoutMs } = options
   let aToB = options.aToBBytes ?? 0
   let bToA = 0

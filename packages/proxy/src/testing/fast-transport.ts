@@ -26,16 +26,17 @@ import type { Transport } from './tcp-harness.ts'
  *   `createFlowExit({ adapt: socketFlowStream })`.
  * Tests only (it imports the tunnel, which the proxy itself must not).
  */
-export function fastTransport(): (timers: ManualTimers) => Transport {
+export function fastTransport(options: { sealed?: boolean } = {}): (timers: ManualTimers) => Transport {
+  const sealed = options.sealed ?? false
   return () => {
     const sockets: tls.TLSSocket[] = []
     let server: FastServer | null = null
     return {
-      name: 'fast',
+      name: sealed ? 'fast-sealed' : 'fast',
       async connect(exitDeps) {
         const psk = new Uint8Array(32).fill(7)
-        const a = await fastCredentials(await generateKeyPair('Ed25519'), psk)
-        const b = await fastCredentials(await generateKeyPair('Ed25519'), psk)
+        const a = await fastCredentials(await generateKeyPair('Ed25519'), psk, { sealed })
+        const b = await fastCredentials(await generateKeyPair('Ed25519'), psk, { sealed })
         const exit = createFlowExit<net.Socket>({
           ...exitDeps,
           channel: 'fast',

@@ -8,6 +8,7 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, globSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { buildNativeRelay } from '../../../proxy/src/native/build-native-relay.ts'
 import { REPO_ROOT } from '../lab/paths.ts'
 
 export interface Bundle {
@@ -51,8 +52,12 @@ export function buildBundle(b: Bundle): void {
   )
 }
 
-/** Builds every bundle that is missing or older than the newest source file; returns the ones built. */
+/**
+ * Builds every bundle that is missing or older than the newest source file; returns the ones built. The native
+ * relay's library too (the bundles load it from packages/proxy/native/dist).
+ */
 export function ensureBundles(): string[] {
+  buildNativeRelay()
   const newest = newestSource()
   const built: string[] = []
   for (const b of BUNDLES) {

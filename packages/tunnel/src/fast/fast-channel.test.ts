@@ -9,6 +9,7 @@ import { encodeFlowHeader } from '../flow/flow-header.ts'
 import type { PeerRefusal } from '../node/create-tunnel-node.ts'
 import { dialFast, type FastCredentials, type FastServer, fastCredentials, startFastServer } from './fast-channel.ts'
 import { createFastPool, type FastPool, type FastPoolOptions } from './fast-pool.ts'
+import { SealedSocket } from './sealed-socket.ts'
 
 const PSK = new Uint8Array(32).fill(1)
 const OTHER_PSK = new Uint8Array(32).fill(2)
@@ -59,6 +60,40 @@ const until = async (check: () => boolean, ms = 3000): Promise<void> => {
 }
 
 describe('fast channel', () => {
+  it('leaves TLS for sealed records when both ends offer them, and stays on TLS when one does not', async () => {
+    const sealed = async (): Promise<FastCredentials> =>
+      fastCredentials(await generateKeyPair('Ed25519'), PSK, { sealed: true })
+    const [a, b, plainA] = [await sealed(), await sealed(), await creds()]
+    const { server, admitted } = await serve(b, [a.peerId, plainA.peerId])
+    const dial = (credentials: FastCredentials) =>
+      dialFast({ host: '127.0.0.1', port: server.port, peer: b.peerId, credentials, signal: AbortSignal.timeout(3000) })
+    const both = await dial(a)
+    sockets.push(both)
+    await until(() => admitted.length === 1)
+    expect(both).toBeInstanceOf(SealedSocket)
+    expect(admitted[0]!.socket).toBeInstanceOf(SealedSocket)
+    // The dialler's first sealed bytes come right behind the verdict: none may be lost in the switch, either way.
+    const up = Buffer.alloc(100_000, 3)
+    const gotUp: Buffer[] = []
+    admitted[0]!.socket.on('data', (d: Buffer) => gotUp.push(d))
+    both.write(up)
+    await until(() => Buffer.concat(gotUp).length === up.length)
+    expect(Buffer.concat(gotUp).equals(up)).toBe(true)
+    const gotDown = new Promise<string>((r) => both.once('data', (d) => r(String(d))))
+    both.resume()
+    admitted[0]!.socket.write('back')
+    expect(await gotDown).toBe('back')
+    // The sealed socket's session still resumes the next TLS handshake.
+    expect((both as unknown as SealedSocket).getSession()).toBeInstanceOf(Buffer)
+
+    const mixed = await dial(plainA)
+    sockets.push(mixed)
+    await until(() => admitted.length === 2)
+    expect(mixed).toBeInstanceOf(tls.TLSSocket)
+    expect(admitted[1]!.socket).toBeInstanceOf(tls.TLSSocket)
+    expect(mixed.alpnProtocol).toBe('podlink-flow/1')
+  })
+
   it('admits a member holding the PSK: both ends learn who the other is, and bytes flow both ways', async () => {
     const [a, b] = [await creds(), await creds()]
     const { server, admitted, refused } = await serve(b, [a.peerId])

@@ -7,6 +7,7 @@ import { generateCertificate, verifyPeerCertificate } from '@libp2p/tls/utils'
 import { BUSY_KEEPALIVE_MS, PodlinkError } from '@podlink/core'
 import type { PeerRefusal } from '../node/create-tunnel-node.ts'
 import { fixedDecoder, readSocketPrefix } from './read-socket-prefix.ts'
+import { leaveTls, SEALED_ALPN, stopReadingUnderTls } from './sealed-socket.ts'
 
 /**
  * The fast channel: one TLS 1.3 connection per flow, straight between two agents that can dial each other, beside
@@ -35,13 +36,33 @@ export interface FastCredentials {
   readonly context: tls.SecureContext
   /** The swarm key's 32 bytes; null on an open network (tests only): no proof is exchanged then. */
   readonly psk: Uint8Array | null
+  /**
+   * Offer sealed records after the handshake (ALPN podlink-flow/2, sealed-socket.ts): set when this agent has the
+   * native relay to carry them. Used when both ends offer it; else TLS carries the flow (podlink-flow/1).
+   */
+  readonly sealed: boolean
 }
 
-export async function fastCredentials(privateKey: PrivateKey, psk: Uint8Array | null): Promise<FastCredentials> {
+export async function fastCredentials(
+  privateKey: PrivateKey,
+  psk: Uint8Array | null,
+  options: { sealed?: boolean } = {},
+): Promise<FastCredentials> {
   const { cert, key } = await generateCertificate(privateKey)
   const context = tls.createSecureContext({ cert, key, ...TLS_CONTEXT })
-  return { peerId: peerIdFromPrivateKey(privateKey).toString(), cert, key, context, psk }
+  const sealed = options.sealed ?? false
+  return { peerId: peerIdFromPrivateKey(privateKey).toString(), cert, key, context, psk, sealed }
 }
+
+/** The protocols a node offers, best first. */
+const alpn = (credentials: FastCredentials): string[] => (credentials.sealed ? [SEALED_ALPN, FAST_ALPN] : [FAST_ALPN])
+
+/**
+ * A fast socket as its owner sees it: a TLS socket (podlink-flow/1), or a SealedSocket (podlink-flow/2), which
+ * offers the same parts the pool and the flows use (a Duplex with getSession, setNoDelay, setKeepAlive,
+ * resetAndDestroy and the TCP handle under it), so both travel as a TLSSocket.
+ */
+export type FastSocket = tls.TLSSocket
 
 /**
  * Certificates already verified, by their bytes: the libp2p extension check parses ASN.1 in JS and verifies a
@@ -84,9 +105,9 @@ async function checkDiallerProof(socket: tls.TLSSocket, psk: Uint8Array | null, 
   return timingSafeEqual(theirs, proof(socket, psk, 'client'))
 }
 
-function answer(socket: tls.TLSSocket, psk: Uint8Array | null, verdict: Verdict): void {
+function answer(socket: tls.TLSSocket, psk: Uint8Array | null, verdict: Verdict, written?: () => void): void {
   const code = Uint8Array.of(VERDICTS[verdict])
-  socket.write(psk === null ? code : Buffer.concat([proof(socket, psk, 'server'), code]))
+  socket.write(psk === null ? code : Buffer.concat([proof(socket, psk, 'server'), code]), written)
 }
 
 /** The dialler's half: send our proof, check the listener's, and read its verdict. */
@@ -124,7 +145,6 @@ const TLS_CONTEXT = {
 
 const TLS_OPTIONS = {
   ...TLS_CONTEXT,
-  ALPNProtocols: [FAST_ALPN],
   // Self-signed by design: the libp2p extension is what is checked.
   rejectUnauthorized: false,
 } as const
@@ -160,7 +180,7 @@ export interface FastServer {
  */
 export async function startFastServer(
   options: FastServerOptions,
-  onSocket: (socket: tls.TLSSocket, peer: string) => void,
+  onSocket: (socket: FastSocket, peer: string) => void,
 ): Promise<FastServer> {
   const handshakeMs = options.handshakeTimeoutMs ?? 5_000
   const maxPerPeer = options.maxSocketsPerPeer ?? 1100
@@ -168,6 +188,7 @@ export async function startFastServer(
   const all = new Set<net.Socket>()
   const server = tls.createServer({
     ...TLS_OPTIONS,
+    ALPNProtocols: alpn(options.credentials),
     cert: options.credentials.cert,
     key: options.credentials.key,
     requestCert: true,
@@ -231,13 +252,31 @@ export async function startFastServer(
       return
     }
     perPeer.set(peer, count + 1)
-    socket.once('close', () => {
-      const left = (perPeer.get(peer) ?? 1) - 1
-      if (left === 0) perPeer.delete(peer)
-      else perPeer.set(peer, left)
+    const counted = (s: FastSocket): FastSocket =>
+      s.once('close', () => {
+        const left = (perPeer.get(peer) ?? 1) - 1
+        if (left === 0) perPeer.delete(peer)
+        else perPeer.set(peer, left)
+      })
+    if (socket.alpnProtocol !== SEALED_ALPN) {
+      answer(socket, psk, 'admitted')
+      onSocket(counted(socket), peer)
+      return
+    }
+    // Sealed records from here: nothing the dialler sends after our verdict may reach OpenSSL (sealed-socket.ts).
+    stopReadingUnderTls(socket)
+    answer(socket, psk, 'admitted', () => {
+      let sealed: FastSocket
+      try {
+        sealed = leaveTls(socket, 'server') as unknown as FastSocket
+      } catch {
+        socket.destroy()
+        counted(socket)
+        return
+      }
+      sealed.on('error', () => {})
+      onSocket(counted(sealed), peer)
     })
-    answer(socket, psk, 'admitted')
-    onSocket(socket, peer)
   }
 
   await listenExclusive(server, options.port, options.host)
@@ -285,11 +324,12 @@ export interface FastDialOptions {
  * Dial a fast connection and prove both ends. Resolves with the socket paused and nothing read past the proofs.
  * Rejects (and destroys the socket) on any failure: refused, timeout, wrong peer ID, PSK mismatch.
  */
-export async function dialFast(options: FastDialOptions): Promise<tls.TLSSocket> {
+export async function dialFast(options: FastDialOptions): Promise<FastSocket> {
   const { signal, credentials } = options
   signal.throwIfAborted()
   const socket = tls.connect({
     ...TLS_OPTIONS,
+    ALPNProtocols: alpn(credentials),
     ...(options.socket === undefined ? { host: options.host, port: options.port } : { socket: options.socket }),
     secureContext: credentials.context,
     ...(options.session === undefined ? {} : { session: options.session }),
@@ -336,7 +376,11 @@ export async function dialFast(options: FastDialOptions): Promise<tls.TLSSocket>
         )
     }
     await proveToListener(socket, credentials.psk, signal)
-    return socket
+    if (socket.alpnProtocol !== SEALED_ALPN) return socket
+    // The listener sends nothing after its verdict until a flow header comes: nothing sealed is in TLS's hands.
+    const sealed = leaveTls(socket, 'client') as unknown as FastSocket
+    sealed.on('error', () => {})
+    return sealed
   } catch (err) {
     socket.destroy()
     throw err
