@@ -35,12 +35,17 @@ struct dir {
   EVP_CIPHER_CTX *ctx;
   unsigned char iv[12];
   uint64_t seq;
-  // Bytes read from the source not yet turned into output (B -> A: a partial record).
+  // Input being opened (B -> A): the shared scratch buffer during a pass.
   unsigned char *in;
   size_t have;
-  // Output pending towards the sink.
+  // A partial record left over from the last read (B -> A), in memory of the flow's own (NULL when none).
+  unsigned char *part;
+  size_t part_len;
+  // Output towards the sink: the shared scratch buffer while a pass makes it, then (only for what the sink did not
+  // take at once) memory of the flow's own, `owned`. So an idle flow holds no buffers.
   unsigned char *out;
   size_t off, len;
+  int owned;
   uint64_t bytes;  // plaintext carried
   int eof;         // the source ended (A's FIN; B's end record)
   int shut;        // the sink was told (A: shutdown(SHUT_WR); B: the end record flushed)
@@ -65,6 +70,10 @@ struct done {
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+// Scratch for one pass of one direction (used under `mu` only): plaintext read or records read, and what they turn
+// into. Output the sink does not take at once moves to the flow's own memory (emit).
+static unsigned char s_in[BATCH * (RECORD + OVERHEAD)];
+static unsigned char s_out[BATCH * (RECORD + OVERHEAD) + OVERHEAD];
 static int ep = -1, events[2] = {-1, -1}, signalled;
 static struct flow *flows[MAX_FLOWS];
 static uint32_t generation[MAX_FLOWS];
@@ -152,6 +161,15 @@ static void signal_node(void) {
   (void)w;
 }
 
+static void free_flow(struct flow *fl) {
+  EVP_CIPHER_CTX_free(fl->ab.ctx);
+  EVP_CIPHER_CTX_free(fl->ba.ctx);
+  if (fl->ab.owned) free(fl->ab.out);
+  if (fl->ba.owned) free(fl->ba.out);
+  free(fl->ba.part);
+  free(fl);
+}
+
 static void release(struct flow *fl, int how) {
   if (how != END_CLEAN) {
     struct linger lg = {1, 0};
@@ -175,13 +193,7 @@ static void release(struct flow *fl, int how) {
   int slot = (int)(fl->id & (MAX_FLOWS - 1));
   flows[slot] = NULL;
   live--;
-  EVP_CIPHER_CTX_free(fl->ab.ctx);
-  EVP_CIPHER_CTX_free(fl->ba.ctx);
-  free(fl->ab.in);
-  free(fl->ab.out);
-  free(fl->ba.in);
-  free(fl->ba.out);
-  free(fl);
+  free_flow(fl);
 }
 
 /** Writes d's pending output to fd. 0 when all is out, 1 when the socket is full, -1 on an error. */
@@ -192,7 +204,29 @@ static int flush(struct dir *d, int fd) {
     d->off += (size_t)w;
   }
   d->off = d->len = 0;
+  if (d->owned) {
+    free(d->out);
+    d->out = NULL;
+    d->owned = 0;
+  }
   return 0;
+}
+
+/** Output just made in the scratch buffer: send what the socket takes now, keep the rest in the flow's own memory. */
+static int emit(struct dir *d, int fd) {
+  int r = flush(d, fd);
+  if (r < 0) return -1;
+  if (d->len > d->off) {
+    size_t n = d->len - d->off;
+    unsigned char *own = malloc(n);
+    if (own == NULL) return -1;
+    memcpy(own, d->out + d->off, n);
+    d->out = own;
+    d->off = 0;
+    d->len = n;
+    d->owned = 1;
+  }
+  return r;
 }
 
 /** Moves what can move now, both ways. Returns a way to end the flow (END_*), or -1 while it goes on. */
@@ -206,17 +240,22 @@ static int progress(struct flow *fl) {
       if (r == 0) moved = 1;
     }
     if (fl->ab.len == 0 && !fl->ab.eof) {
-      ssize_t r = recv(fl->a, fl->ab.in, BATCH * RECORD, 0);
-      if (r > 0) {
-        seal_all(&fl->ab, fl->ab.in, (size_t)r);
-        fl->ab.bytes += (uint64_t)r;
-        fl->last = now_ms();
+      ssize_t r = recv(fl->a, s_in, BATCH * RECORD, 0);
+      if (r < 0 && errno != EAGAIN && errno != EINTR) return END_RESET_A;
+      if (r >= 0) {
+        fl->ab.out = s_out;
+        fl->ab.len = fl->ab.off = 0;
+        if (r > 0) {
+          seal_all(&fl->ab, s_in, (size_t)r);
+          fl->ab.bytes += (uint64_t)r;
+          fl->last = now_ms();
+        } else {
+          fl->ab.eof = 1;
+          seal(&fl->ab, TYPE_END, NULL, 0);
+        }
+        if (emit(&fl->ab, fl->b) < 0) return END_RESET_B;
         moved = 1;
-      } else if (r == 0) {
-        fl->ab.eof = 1;
-        seal(&fl->ab, TYPE_END, NULL, 0);
-        moved = 1;
-      } else if (errno != EAGAIN && errno != EINTR) return END_RESET_A;
+      }
     }
     if (fl->ab.eof && !fl->ab.shut && fl->ab.len == 0) {
       fl->ab.shut = 1;
@@ -229,17 +268,31 @@ static int progress(struct flow *fl) {
       if (r == 0) moved = 1;
     }
     if (fl->ba.len == 0 && !fl->ba.eof) {
-      size_t room = BATCH * (RECORD + OVERHEAD) - fl->ba.have;
-      ssize_t r = recv(fl->b, fl->ba.in + fl->ba.have, room, 0);
+      struct dir *d = &fl->ba;
+      if (d->part_len > 0) memcpy(s_in, d->part, d->part_len);
+      ssize_t r = recv(fl->b, s_in + d->part_len, sizeof s_in - d->part_len, 0);
+      if (r == 0) return END_TRUNCATED;
+      if (r < 0 && errno != EAGAIN && errno != EINTR) return END_RESET_B;
       if (r > 0) {
-        fl->ba.have += (size_t)r;
-        int bad = open_records(&fl->ba);
+        d->in = s_in;
+        d->have = d->part_len + (size_t)r;
+        d->out = s_out;
+        d->len = d->off = 0;
+        int bad = open_records(d);
         if (bad) return bad;
+        // What is left is less than a record: kept in the flow's own memory until the rest comes.
+        if (d->have > 0 && d->part == NULL) d->part = malloc(RECORD + OVERHEAD);
+        if (d->have > 0 && d->part == NULL) return END_RESET_B;
+        if (d->have > 0) memcpy(d->part, s_in, d->have);
+        d->part_len = d->have;
+        if (d->have == 0 && d->part != NULL) {
+          free(d->part);
+          d->part = NULL;
+        }
         fl->last = now_ms();
+        if (emit(d, fl->a) < 0) return END_RESET_A;
         moved = 1;
-      } else if (r == 0) {
-        return END_TRUNCATED;
-      } else if (errno != EAGAIN && errno != EINTR) return END_RESET_B;
+      }
     }
     if (fl->ba.eof && !fl->ba.shut && fl->ba.len == 0) {
       fl->ba.shut = 1;
@@ -324,12 +377,9 @@ int plr_start(void) {
   return events[0];
 }
 
-static int init_dir(struct dir *d, int encrypt, const unsigned char *key, const unsigned char *iv, uint64_t seq,
-                    size_t in_size, size_t out_size) {
+static int init_dir(struct dir *d, int encrypt, const unsigned char *key, const unsigned char *iv, uint64_t seq) {
   d->ctx = EVP_CIPHER_CTX_new();
-  d->in = malloc(in_size);
-  d->out = malloc(out_size);
-  if (d->ctx == NULL || d->in == NULL || d->out == NULL) return -1;
+  if (d->ctx == NULL) return -1;
   memcpy(d->iv, iv, 12);
   d->seq = seq;
   return encrypt ? (EVP_EncryptInit_ex(d->ctx, EVP_aes_128_gcm(), NULL, key, NULL) == 1 ? 0 : -1)
@@ -345,39 +395,45 @@ static int init_dir(struct dir *d, int encrypt, const unsigned char *key, const 
 int64_t plr_add(int a, int b, const unsigned char *keys, uint64_t ab_seq, uint64_t ba_seq, const unsigned char *to_b,
                 size_t to_b_len, const unsigned char *to_a, size_t to_a_len, const unsigned char *from_b,
                 size_t from_b_len, int idle_ms) {
-  if (ep < 0 || from_b_len > RECORD + OVERHEAD || to_a_len > BATCH * RECORD || to_b_len > BATCH * RECORD) return -1;
+  if (ep < 0 || from_b_len >= RECORD + OVERHEAD || to_a_len > BATCH * RECORD || to_b_len > BATCH * RECORD) return -1;
   struct flow *fl = calloc(1, sizeof *fl);
   if (fl == NULL) return -1;
   fl->tags[0] = 0;
   fl->tags[1] = 1;
-  size_t sealed_out = (BATCH + 1) * (RECORD + OVERHEAD) + BATCH * OVERHEAD;
-  size_t opened_in = BATCH * (RECORD + OVERHEAD);
-  if (init_dir(&fl->ab, 1, keys, keys + 16, ab_seq, BATCH * RECORD, sealed_out) < 0 ||
-      init_dir(&fl->ba, 0, keys + 28, keys + 44, ba_seq, opened_in, opened_in + BATCH * RECORD) < 0) {
-    EVP_CIPHER_CTX_free(fl->ab.ctx);
-    EVP_CIPHER_CTX_free(fl->ba.ctx);
-    free(fl->ab.in);
-    free(fl->ab.out);
-    free(fl->ba.in);
-    free(fl->ba.out);
-    free(fl);
+  int ok = init_dir(&fl->ab, 1, keys, keys + 16, ab_seq) == 0 && init_dir(&fl->ba, 0, keys + 28, keys + 44, ba_seq) == 0;
+  // What Node had read and not passed on goes first, from the flow's own memory.
+  if (ok && to_b_len > 0) {
+    size_t records = (to_b_len + RECORD - 1) / RECORD;
+    fl->ab.out = malloc(to_b_len + records * OVERHEAD);
+    fl->ab.owned = fl->ab.out != NULL;
+    if (fl->ab.owned) seal_all(&fl->ab, to_b, to_b_len);
+    else ok = 0;
+  }
+  if (ok && to_a_len > 0) {
+    fl->ba.out = malloc(to_a_len);
+    fl->ba.owned = fl->ba.out != NULL;
+    if (fl->ba.owned) {
+      memcpy(fl->ba.out, to_a, to_a_len);
+      fl->ba.len = to_a_len;
+    } else ok = 0;
+  }
+  if (ok && from_b_len > 0) {
+    fl->ba.part = malloc(RECORD + OVERHEAD);
+    if (fl->ba.part != NULL) {
+      memcpy(fl->ba.part, from_b, from_b_len);
+      fl->ba.part_len = from_b_len;
+    } else ok = 0;
+  }
+  if (!ok) {
+    free_flow(fl);
     return -1;
   }
+  fl->ab.bytes = to_b_len;
+  fl->ba.bytes = to_a_len;
   fl->a = a;
   fl->b = b;
   fl->idle_ms = idle_ms;
   fl->last = now_ms();
-  if (to_b_len > 0) seal_all(&fl->ab, to_b, to_b_len);
-  if (to_a_len > 0) {
-    memcpy(fl->ba.out, to_a, to_a_len);
-    fl->ba.len = to_a_len;
-  }
-  fl->ab.bytes = to_b_len;
-  fl->ba.bytes = to_a_len;
-  if (from_b_len > 0) {
-    memcpy(fl->ba.in, from_b, from_b_len);
-    fl->ba.have = from_b_len;
-  }
   fcntl(a, F_SETFL, fcntl(a, F_GETFL) | O_NONBLOCK);
   fcntl(b, F_SETFL, fcntl(b, F_GETFL) | O_NONBLOCK);
   pthread_mutex_lock(&mu);
@@ -389,32 +445,20 @@ int64_t plr_add(int a, int b, const unsigned char *keys, uint64_t ab_seq, uint64
       break;
     }
   }
-  if (slot < 0) {
+  struct epoll_event ea = {.events = 0, .data.ptr = &fl->tags[0]}, eb = {.events = 0, .data.ptr = &fl->tags[1]};
+  if (slot < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, a, &ea) < 0) {
     pthread_mutex_unlock(&mu);
-    EVP_CIPHER_CTX_free(fl->ab.ctx);
-    EVP_CIPHER_CTX_free(fl->ba.ctx);
-    free(fl->ab.in);
-    free(fl->ab.out);
-    free(fl->ba.in);
-    free(fl->ba.out);
-    free(fl);
+    free_flow(fl);
+    return -1;
+  }
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, b, &eb) < 0) {
+    epoll_ctl(ep, EPOLL_CTL_DEL, a, NULL);
+    pthread_mutex_unlock(&mu);
+    free_flow(fl);
     return -1;
   }
   next_free = (slot + 1) & (MAX_FLOWS - 1);
   fl->id = ((int64_t)++generation[slot] << 16) | slot;
-  struct epoll_event ea = {.events = 0, .data.ptr = &fl->tags[0]}, eb = {.events = 0, .data.ptr = &fl->tags[1]};
-  if (epoll_ctl(ep, EPOLL_CTL_ADD, a, &ea) < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, b, &eb) < 0) {
-    epoll_ctl(ep, EPOLL_CTL_DEL, a, NULL);
-    pthread_mutex_unlock(&mu);
-    EVP_CIPHER_CTX_free(fl->ab.ctx);
-    EVP_CIPHER_CTX_free(fl->ba.ctx);
-    free(fl->ab.in);
-    free(fl->ab.out);
-    free(fl->ba.in);
-    free(fl->ba.out);
-    free(fl);
-    return -1;
-  }
   flows[slot] = fl;
   live++;
   int64_t id = fl->id;
