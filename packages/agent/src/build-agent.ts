@@ -401,6 +401,7 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
                 waited: f.waited,
                 failures: f.failures,
                 lastError: f.lastError,
+                records: f.records,
               },
             }
           : {}

@@ -166,6 +166,11 @@ export interface FastChannelStatus {
    * agents older than this field.
    */
   readonly waited?: number
+  /**
+   * How its flows are carried: sealed records, by the native relay outside Node, or TLS in Node (either end lacks
+   * the relay); null before a connection was made. Optional for agents older than this field.
+   */
+  readonly records?: 'sealed' | 'tls' | null
   /** Dials failed in a row (0 once one succeeds), and the last one's error. */
   readonly failures: number
   readonly lastError: string | null

@@ -12,12 +12,14 @@ export function sortPeers(peers: readonly PeerStatus[]): PeerStatus[] {
 
 /**
  * The fast channel in a word: `-` never wanted (UDP, LAN, relayed or punched peers use libp2p streams), `on` while
- * dials succeed (with the ready connections), `failing` while they do not (the reason goes to REASON).
+ * dials succeed (with the ready connections, and `native` when its flows ride the native relay, `tls` when one of
+ * the two agents lacks it), `failing` while they do not (the reason goes to REASON).
  */
 export function formatFast(p: PeerStatus): string {
   if (!p.fast) return '-'
   if (p.fast.failures > 0) return 'failing'
-  return `on (${p.fast.ready} ready)`
+  const records = p.fast.records === 'sealed' ? ', native' : p.fast.records === 'tls' ? ', tls' : ''
+  return `on (${p.fast.ready} ready${records})`
 }
 
 /**

@@ -36,6 +36,14 @@ describe('renderPeers', () => {
     const fast = { address: '203.0.113.10:4004', ready: 2, flows: 5, missed: 1, failures: 0, lastError: null }
     const on = renderPeers({ ...s, peers: [{ ...b1, fast }] }, FIXTURE_NOW, noColour)
     expect(row(on, 'edge-b1')).toContain('on (2 ready)')
+    const native = renderPeers(
+      { ...s, peers: [{ ...b1, fast: { ...fast, records: 'sealed' } }] },
+      FIXTURE_NOW,
+      noColour,
+    )
+    expect(row(native, 'edge-b1')).toContain('on (2 ready, native)')
+    const tls = renderPeers({ ...s, peers: [{ ...b1, fast: { ...fast, records: 'tls' } }] }, FIXTURE_NOW, noColour)
+    expect(row(tls, 'edge-b1')).toContain('on (2 ready, tls)')
     const failing = renderPeers(
       { ...s, peers: [{ ...b1, fast: { ...fast, ready: 0, failures: 3, lastError: 'connect ECONNREFUSED' } }] },
       FIXTURE_NOW,

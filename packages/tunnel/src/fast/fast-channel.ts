@@ -105,7 +105,12 @@ async function checkDiallerProof(socket: tls.TLSSocket, psk: Uint8Array | null, 
   return timingSafeEqual(theirs, proof(socket, psk, 'client'))
 }
 
-function answer(socket: tls.TLSSocket, psk: Uint8Array | null, verdict: Verdict, written?: () => void): void {
+function answer(
+  socket: tls.TLSSocket,
+  psk: Uint8Array | null,
+  verdict: Verdict,
+  written?: (err?: Error | null) => void,
+): void {
   const code = Uint8Array.of(VERDICTS[verdict])
   socket.write(psk === null ? code : Buffer.concat([proof(socket, psk, 'server'), code]), written)
 }
@@ -252,30 +257,38 @@ export async function startFastServer(
       return
     }
     perPeer.set(peer, count + 1)
-    const counted = (s: FastSocket): FastSocket =>
-      s.once('close', () => {
-        const left = (perPeer.get(peer) ?? 1) - 1
-        if (left === 0) perPeer.delete(peer)
-        else perPeer.set(peer, left)
-      })
+    let counting = true
+    const uncount = (): void => {
+      if (!counting) return
+      counting = false
+      const left = (perPeer.get(peer) ?? 1) - 1
+      if (left === 0) perPeer.delete(peer)
+      else perPeer.set(peer, left)
+    }
     if (socket.alpnProtocol !== SEALED_ALPN) {
+      socket.once('close', uncount)
       answer(socket, psk, 'admitted')
-      onSocket(counted(socket), peer)
+      onSocket(socket, peer)
       return
     }
     // Sealed records from here: nothing the dialler sends after our verdict may reach OpenSSL (sealed-socket.ts).
     stopReadingUnderTls(socket)
-    answer(socket, psk, 'admitted', () => {
+    // A socket that dies before the verdict is written never gets its callback: it is uncounted on its close.
+    socket.once('close', uncount)
+    answer(socket, psk, 'admitted', (err) => {
+      socket.off('close', uncount)
       let sealed: FastSocket
       try {
+        if (err) throw err
         sealed = leaveTls(socket, 'server') as unknown as FastSocket
       } catch {
         socket.destroy()
-        counted(socket)
+        uncount()
         return
       }
       sealed.on('error', () => {})
-      onSocket(counted(sealed), peer)
+      sealed.once('close', uncount)
+      onSocket(sealed, peer)
     })
   }
 

@@ -1,4 +1,5 @@
 import type tls from 'node:tls'
+import { SEALED_ALPN } from './sealed-socket.ts'
 
 /**
  * Dial one proven fast socket to `peer` at host:port (dialFast with the node's credentials), resuming `session`
@@ -84,6 +85,8 @@ export interface FastPeerStatus {
   /** Dials failed in a row, and the last one's error; 0 and null once one succeeds. */
   readonly failures: number
   readonly lastError: string | null
+  /** What the last socket dialled carries flows as: sealed records (the native relay) or TLS; null before one. */
+  readonly records: 'sealed' | 'tls' | null
 }
 
 export interface FastPool {
@@ -151,6 +154,7 @@ interface Entry {
   session: Buffer | undefined
   /** Bumped when the address changes or the peer is forgotten: dials of an older generation are dropped. */
   generation: number
+  records: 'sealed' | 'tls' | null
 }
 
 /**
@@ -227,6 +231,7 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
           socket.on('session', (ticket: Buffer) => {
             if (entry.generation === generation) entry.session = ticket
           })
+          entry.records = socket.alpnProtocol === SEALED_ALPN ? 'sealed' : 'tls'
           entry.failures = 0
           entry.working = true
           entry.lastError = null
@@ -308,6 +313,7 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
         resume: null,
         refill: null,
         session: undefined,
+        records: null,
       }
       entries.set(peer, entry)
     } else if (entry.host !== host || entry.port !== port) {
@@ -406,6 +412,7 @@ export function createFastPool(dial: FastDial, options: FastPoolOptions = {}): F
           waited: e.waited,
           failures: e.failures,
           lastError: e.lastError,
+          records: e.records,
         })
       return out
     },

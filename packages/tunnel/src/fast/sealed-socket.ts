@@ -173,6 +173,9 @@ export class SealedSocket extends Duplex {
     raw.on('drain', this.onRawDrain)
   }
 
+  /** What the handshake chose, as on a TLS socket. */
+  readonly alpnProtocol = SEALED_ALPN
+
   /** The TLS session of the handshake (the dialler resumes the next one with it). */
   getSession(): Buffer | undefined {
     return this.session
