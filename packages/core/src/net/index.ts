@@ -1,6 +1,6 @@
 export * from './cidr.ts'
 export * from './cidr-table.ts'
+export * from './hand-off.ts'
 export * from './ip-address.ts'
 export * from './keepalive.ts'
 export * from './port-range.ts'
-export * from './stop-reading.ts'

@@ -1,37 +1,6 @@
 import type net from 'node:net'
-import { resumeReads, stopAndDrain } from '@podlink/core'
+import { type PlainHandOff, resumeReads, stopAndDrain } from '@podlink/core'
 import koffi from 'koffi'
-
-/** One side of a flow taken out of Node for the native relay (see FlowStream.handOff). */
-export type HandOff = PlainHandOff | SealedHandOffLike
-
-export interface PlainHandOff {
-  readonly kind: 'plain'
-  /** A dup of the socket's fd, the relay's to close. */
-  readonly fd: number
-  /** Bytes Node read from the socket that were not passed on yet. */
-  readonly pending: Buffer
-  /** The relay is done: destroy the socket (its close is the last one of the fd). */
-  release(): void
-  /** The relay did not take it: the socket reads as before. */
-  undo(): void
-  /** Calls `cb` when the socket is closed by anyone but `release` (a registry dropping the flow): abort then. */
-  onLost(cb: () => void): void
-}
-
-/** A fast socket's side, from the tunnel's SealedSocket.sealedHandOff (the proxy does not import the tunnel). */
-export interface SealedHandOffLike {
-  readonly kind: 'sealed'
-  readonly fd: number
-  readonly keys: Buffer
-  readonly sealSeq: bigint
-  readonly openSeq: bigint
-  readonly pending: Buffer
-  readonly partial: Buffer
-  release(): void
-  undo(): void
-  onLost(cb: () => void): void
-}
 
 /** A TCP socket (not TLS, not a pipe) with an fd: what handOffPlain may take, state permitting. */
 export function canHandOffPlain(socket: net.Socket): boolean {

@@ -1,7 +1,7 @@
+import type { HandOff, PlainHandOff, SealedHandOff } from '@podlink/core'
 import { PodlinkError } from '@podlink/core'
 import type { FlowStream } from '../stream/flow-stream.ts'
 import type { Splice, SpliceOptions, SpliceResult } from '../stream/splice.ts'
-import type { HandOff, PlainHandOff, SealedHandOffLike } from './hand-off.ts'
 import { type NativeEnd, nativeRelay } from './native-relay.ts'
 
 let enabled = true
@@ -64,7 +64,7 @@ export function nativeSplice(a: FlowStream, b: FlowStream, options: SpliceOption
     return null
   }
   const plain = (ha.kind === 'plain' ? ha : hb) as PlainHandOff
-  const sealed = (ha.kind === 'sealed' ? ha : hb) as SealedHandOffLike
+  const sealed = (ha.kind === 'sealed' ? ha : hb) as SealedHandOff
   const flow = relay.add({
     plainFd: plain.fd,
     sealedFd: sealed.fd,

@@ -1,5 +1,4 @@
-import type { FlowChannel, L4Protocol } from '@podlink/core'
-import type { HandOff } from '../native/hand-off.ts'
+import type { FlowChannel, HandOff, L4Protocol } from '@podlink/core'
 
 /**
  * What the proxy needs from one byte stream: a captured client socket, a socket to a pod, or a flow stream on the

@@ -1,5 +1,6 @@
 import type net from 'node:net'
-import { canHandOffPlain, type HandOff, handOffPlain, type SealedHandOffLike } from '../native/hand-off.ts'
+import type { HandOff, SealedHandOff } from '@podlink/core'
+import { canHandOffPlain, handOffPlain } from '../native/hand-off.ts'
 import type { FlowStream, FlowStreamHandlers } from './flow-stream.ts'
 import { lendReads } from './lend-reads.ts'
 
@@ -123,7 +124,7 @@ export function socketFlowStream(
         if (wasListening) listen()
         if (!wasPaused) socket.resume()
       }
-      const sealed = (socket as unknown as { sealedHandOff?: () => SealedHandOffLike | null }).sealedHandOff
+      const sealed = (socket as unknown as { sealedHandOff?: () => SealedHandOff | null }).sealedHandOff
       const taken = typeof sealed === 'function' ? sealed.call(socket) : handOffPlain(socket, restore)
       if (taken === null) restore()
       else if (taken.kind === 'sealed') {

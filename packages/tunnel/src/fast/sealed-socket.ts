@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv } from 'node:crypto'
 import net from 'node:net'
 import { Duplex } from 'node:stream'
 import type tls from 'node:tls'
-import { PodlinkError, resumeReads, stopAndDrain } from '@podlink/core'
+import { PodlinkError, resumeReads, type SealedHandOff, stopAndDrain } from '@podlink/core'
 import koffi from 'koffi'
 
 /**
@@ -106,26 +106,6 @@ export function leaveTls(socket: tls.TLSSocket, role: 'client' | 'server'): Seal
   // Half-open allowed: a FIN from the peer must not end our side (an end record and FIN of ours may still follow).
   const raw = new net.Socket({ fd: copy, readable: true, writable: true, allowHalfOpen: true })
   return new SealedSocket(raw, keys, session)
-}
-
-/** What the native relay needs of a sealed socket (see SealedSocket.sealedHandOff). */
-export interface SealedHandOff {
-  readonly kind: 'sealed'
-  /** A dup of the TCP fd, the relay's to close. */
-  readonly fd: number
-  readonly keys: Buffer
-  readonly sealSeq: bigint
-  readonly openSeq: bigint
-  /** Opened plaintext nobody read yet. */
-  readonly pending: Buffer
-  /** Received bytes short of a whole record. */
-  readonly partial: Buffer
-  /** The relay is done with the fd: drop this socket (its 'close' follows). */
-  release(): void
-  /** The relay did not take it: read and write as before. */
-  undo(): void
-  /** Calls `cb` when this socket is destroyed by anyone but `release` (a registry dropping the flow). */
-  onLost(cb: () => void): void
 }
 
 /** A fast socket after the switch: a Duplex of plaintext over sealed records on a plain TCP socket. */

@@ -1,5 +1,37 @@
 import type net from 'node:net'
 
+/** One side of a flow taken out of Node for the native relay (the proxy's FlowStream.handOff). */
+export type HandOff = PlainHandOff | SealedHandOff
+
+/** A plain TCP socket's side (a captured client, a pod). */
+export interface PlainHandOff {
+  readonly kind: 'plain'
+  /** A dup of the socket's fd, the relay's to close. */
+  readonly fd: number
+  /** Bytes Node read from the socket that were not passed on yet. */
+  readonly pending: Buffer
+  /** The relay is done: destroy the socket (its close is the last one of the fd). */
+  release(): void
+  /** The relay did not take it: the socket reads as before. */
+  undo(): void
+  /** Calls `cb` when the socket is closed by anyone but `release` (a registry dropping the flow): abort then. */
+  onLost(cb: () => void): void
+}
+
+/** A sealed fast socket's side (the tunnel's SealedSocket.sealedHandOff): the PlainHandOff parts, and its records'. */
+export interface SealedHandOff extends Omit<PlainHandOff, 'kind' | 'pending'> {
+  readonly kind: 'sealed'
+  /** Seal key and IV, then open key and IV (16 + 12 bytes each). */
+  readonly keys: Buffer
+  /** Records sent and received so far. */
+  readonly sealSeq: bigint
+  readonly openSeq: bigint
+  /** Opened plaintext nobody read yet. */
+  readonly pending: Buffer
+  /** Received bytes short of a whole record. */
+  readonly partial: Buffer
+}
+
 interface TcpHandle {
   reading?: boolean
   readStop?: () => number
