@@ -396,6 +396,7 @@ export function buildAgent(config: AgentConfig, deps: AgentDeps): Agent {
               fast: {
                 address: f.address,
                 ready: f.ready,
+                dialing: f.dialing,
                 flows: f.taken,
                 missed: f.missed,
                 waited: f.waited,

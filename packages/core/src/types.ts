@@ -158,6 +158,8 @@ export interface FastChannelStatus {
   readonly address: string
   /** Proven connections waiting for a flow. */
   readonly ready: number
+  /** Connections being dialled now; optional for agents older than this field. */
+  readonly dialing?: number
   /** TCP flows that took a connection / found none and went over libp2p. */
   readonly flows: number
   readonly missed: number
