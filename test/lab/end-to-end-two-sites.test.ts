@@ -261,7 +261,7 @@ console.log(JSON.stringify({ answers, failed }))`
   })
 
   it('a TCP flow to a peer a-2 dialled directly (cloud-1) goes on the fast channel: 256 MiB byte-identical', async () => {
-    type Fast = { flows: number; failures: number; ready: number; lastError: string | null }
+    type Fast = { flows: number; failures: number; ready: number; lastError: string | null; records?: string | null }
     const fastOf = async (): Promise<Fast | undefined> => {
       const s = (await readAgentStatus(agentSocketPath(LAB, 'a-2'))) as {
         peers: Array<{ node: string; path: string; fast?: Fast | null }>
@@ -279,6 +279,8 @@ console.log(JSON.stringify({ answers, failed }))`
     expect(r).toMatchObject({ ok: true, bytes: 256 * 1024 ** 2 })
     expect(after!.failures).toBe(0)
     expect(after!.flows).toBeGreaterThan(before!.flows)
+    // Carried by the native relay on both agents (sealed records after the TLS handshake).
+    expect(after!.records).toBe('sealed')
   })
 
   it('200 concurrent cross-site flows all complete', () => {

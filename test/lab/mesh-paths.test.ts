@@ -26,7 +26,14 @@ const peers = async (node: string): Promise<Peer[]> =>
 const podlink = (node: string, ...args: string[]) =>
   labCli(['exec', '--lab', LAB, node, '--', process.execPath, 'packages/cli/src/main.ts', ...args])
 
-type Fast = { address: string; flows: number; failures: number; ready: number; lastError: string | null }
+type Fast = {
+  address: string
+  flows: number
+  failures: number
+  ready: number
+  lastError: string | null
+  records?: 'sealed' | 'tls' | null
+}
 
 /**
  * 64 MiB echoed from pod `from` to pod `to` once `from.node` holds a ready fast socket to `to.node` (probes ask for
@@ -62,6 +69,8 @@ async function bulkOnFastChannel(
     `fast socket ${from.node} -> ${to.node} ready ${Math.round(ms)} ms after asking; 64 MiB ${from.pod} -> ${to.pod} and back: ${JSON.stringify(r)}; fast channel ${JSON.stringify(before)} -> ${JSON.stringify(after)}`,
   )
   expect(r).toMatchObject({ ok: true, bytes })
+  // Both agents have the native relay: the fast sockets left TLS for sealed records, whatever the path.
+  expect(after.records).toBe('sealed')
   return { before, after }
 }
 
