@@ -86,11 +86,33 @@ describe('fast channel', () => {
     // The sealed socket's session still resumes the next TLS handshake.
     expect((both as unknown as SealedSocket).getSession()).toBeInstanceOf(Buffer)
 
+    // Over a socket of its own (a punched one): its close listeners (the punch port's release) wait for the sealed
+    // socket's close, not the TLS socket's, which is dropped at the switch while the connection lives on.
+    const own = net.connect({ host: '127.0.0.1', port: server.port })
+    await new Promise((r) => own.once('connect', r))
+    let ownClosed = false
+    own.once('close', () => {
+      ownClosed = true
+    })
+    const punched = await dialFast({
+      host: '',
+      port: 0,
+      socket: own,
+      peer: b.peerId,
+      credentials: a,
+      signal: AbortSignal.timeout(3000),
+    })
+    expect(punched).toBeInstanceOf(SealedSocket)
+    await new Promise((r) => setTimeout(r, 50))
+    expect(ownClosed).toBe(false)
+    punched.destroy()
+    await until(() => ownClosed)
+
     const mixed = await dial(plainA)
     sockets.push(mixed)
-    await until(() => admitted.length === 2)
+    await until(() => admitted.length === 3)
     expect(mixed).toBeInstanceOf(tls.TLSSocket)
-    expect(admitted[1]!.socket).toBeInstanceOf(tls.TLSSocket)
+    expect(admitted[2]!.socket).toBeInstanceOf(tls.TLSSocket)
     expect(mixed.alpnProtocol).toBe('podlink-flow/1')
   })
 

@@ -100,12 +100,19 @@ export function leaveTls(socket: tls.TLSSocket, role: 'client' | 'server'): Seal
   const copy = dup(fd) as number
   if (copy < 0) throw new PodlinkError('FAST_SWITCH_FAILED', 'Cannot leave TLS as dup() of its fd failed')
   const session = role === 'client' ? socket.getSession() : undefined
+  // TLS over a socket of its own (a punched one, dialled or adopted): that socket closes with the TLS socket, but the
+  // connection lives on, so its close listeners (the punch port's release) follow it to the sealed socket.
+  const wrapped = (socket as unknown as { _handle?: { _parentWrap?: unknown } })._handle?._parentWrap
+  const onClose = wrapped instanceof net.Socket ? wrapped.listeners('close') : []
+  if (wrapped instanceof net.Socket) for (const l of onClose) wrapped.removeListener('close', l as () => void)
   socket.removeAllListeners()
   socket.on('error', () => {})
   socket.destroy()
   // Half-open allowed: a FIN from the peer must not end our side (an end record and FIN of ours may still follow).
   const raw = new net.Socket({ fd: copy, readable: true, writable: true, allowHalfOpen: true })
-  return new SealedSocket(raw, keys, session)
+  const sealed = new SealedSocket(raw, keys, session)
+  for (const l of onClose) sealed.once('close', l as () => void)
+  return sealed
 }
 
 /** A fast socket after the switch: a Duplex of plaintext over sealed records on a plain TCP socket. */
