@@ -60,6 +60,25 @@ const until = async (check: () => boolean, ms = 3000): Promise<void> => {
 }
 
 describe('fast channel', () => {
+  it('closing the listener closes its sealed connections too', async () => {
+    const sealed = async (): Promise<FastCredentials> =>
+      fastCredentials(await generateKeyPair('Ed25519'), PSK, { sealed: true })
+    const [a, b] = [await sealed(), await sealed()]
+    const { server, admitted } = await serve(b, [a.peerId])
+    const socket = await dialFast({
+      host: '127.0.0.1',
+      port: server.port,
+      peer: b.peerId,
+      credentials: a,
+      signal: AbortSignal.timeout(3000),
+    })
+    sockets.push(socket)
+    await until(() => admitted.length === 1)
+    const closed = new Promise((r) => admitted[0]!.socket.once('close', r))
+    await server.close()
+    await closed
+  })
+
   it('leaves TLS for sealed records when both ends offer them, and stays on TLS when one does not', async () => {
     const sealed = async (): Promise<FastCredentials> =>
       fastCredentials(await generateKeyPair('Ed25519'), PSK, { sealed: true })

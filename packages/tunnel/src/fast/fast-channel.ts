@@ -190,7 +190,7 @@ export async function startFastServer(
   const handshakeMs = options.handshakeTimeoutMs ?? 5_000
   const maxPerPeer = options.maxSocketsPerPeer ?? 1100
   const perPeer = new Map<string, number>()
-  const all = new Set<net.Socket>()
+  const all = new Set<net.Socket | FastSocket>()
   const server = tls.createServer({
     ...TLS_OPTIONS,
     ALPNProtocols: alpn(options.credentials),
@@ -288,6 +288,9 @@ export async function startFastServer(
       }
       sealed.on('error', () => {})
       sealed.once('close', uncount)
+      // The TCP socket `all` held is gone with the TLS socket; close() must still reach the connection.
+      all.add(sealed)
+      sealed.once('close', () => all.delete(sealed))
       onSocket(sealed, peer)
     })
   }
