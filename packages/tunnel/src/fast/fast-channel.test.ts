@@ -14,8 +14,23 @@ import { SealedSocket } from './sealed-socket.ts'
 const PSK = new Uint8Array(32).fill(1)
 const OTHER_PSK = new Uint8Array(32).fill(2)
 
-const creds = async (psk: Uint8Array | null = PSK): Promise<FastCredentials> =>
-  fastCredentials(await generateKeyPair('Ed25519'), psk)
+const creds = async (psk: Uint8Array | null = PSK, sealed = false): Promise<FastCredentials> =>
+  fastCredentials(await generateKeyPair('Ed25519'), psk, { sealed })
+/** Credentials that offer sealed records (podlink-flow/2). */
+const sealedCreds = (): Promise<FastCredentials> => creds(PSK, true)
+
+/** `from` dials `to`'s listener on loopback; the socket is closed after the test. */
+async function dialTo(server: FastServer, to: FastCredentials, from: FastCredentials): Promise<tls.TLSSocket> {
+  const socket = await dialFast({
+    host: '127.0.0.1',
+    port: server.port,
+    peer: to.peerId,
+    credentials: from,
+    signal: AbortSignal.timeout(3000),
+  })
+  sockets.push(socket)
+  return socket
+}
 
 const servers: FastServer[] = []
 const sockets: net.Socket[] = []
@@ -61,18 +76,9 @@ const until = async (check: () => boolean, ms = 3000): Promise<void> => {
 
 describe('fast channel', () => {
   it('closing the listener closes its sealed connections too', async () => {
-    const sealed = async (): Promise<FastCredentials> =>
-      fastCredentials(await generateKeyPair('Ed25519'), PSK, { sealed: true })
-    const [a, b] = [await sealed(), await sealed()]
+    const [a, b] = [await sealedCreds(), await sealedCreds()]
     const { server, admitted } = await serve(b, [a.peerId])
-    const socket = await dialFast({
-      host: '127.0.0.1',
-      port: server.port,
-      peer: b.peerId,
-      credentials: a,
-      signal: AbortSignal.timeout(3000),
-    })
-    sockets.push(socket)
+    await dialTo(server, b, a)
     await until(() => admitted.length === 1)
     const closed = new Promise((r) => admitted[0]!.socket.once('close', r))
     await server.close()
@@ -80,14 +86,9 @@ describe('fast channel', () => {
   })
 
   it('leaves TLS for sealed records when both ends offer them, and stays on TLS when one does not', async () => {
-    const sealed = async (): Promise<FastCredentials> =>
-      fastCredentials(await generateKeyPair('Ed25519'), PSK, { sealed: true })
-    const [a, b, plainA] = [await sealed(), await sealed(), await creds()]
+    const [a, b, plainA] = [await sealedCreds(), await sealedCreds(), await creds()]
     const { server, admitted } = await serve(b, [a.peerId, plainA.peerId])
-    const dial = (credentials: FastCredentials) =>
-      dialFast({ host: '127.0.0.1', port: server.port, peer: b.peerId, credentials, signal: AbortSignal.timeout(3000) })
-    const both = await dial(a)
-    sockets.push(both)
+    const both = await dialTo(server, b, a)
     await until(() => admitted.length === 1)
     expect(both).toBeInstanceOf(SealedSocket)
     expect(admitted[0]!.socket).toBeInstanceOf(SealedSocket)
@@ -127,8 +128,7 @@ describe('fast channel', () => {
     punched.destroy()
     await until(() => ownClosed)
 
-    const mixed = await dial(plainA)
-    sockets.push(mixed)
+    const mixed = await dialTo(server, b, plainA)
     await until(() => admitted.length === 3)
     expect(mixed).toBeInstanceOf(tls.TLSSocket)
     expect(admitted[2]!.socket).toBeInstanceOf(tls.TLSSocket)
@@ -162,14 +162,7 @@ describe('fast channel', () => {
   it('probes after 1 s of silence on both ends of a fast socket', async () => {
     const [a, b] = [await creds(), await creds()]
     const { server, admitted } = await serve(b, [a.peerId])
-    const socket = await dialFast({
-      host: '127.0.0.1',
-      port: server.port,
-      peer: b.peerId,
-      credentials: a,
-      signal: AbortSignal.timeout(3000),
-    })
-    sockets.push(socket)
+    await dialTo(server, b, a)
     await until(() => admitted.length === 1)
     const timers = () => keepaliveTimersMs(`( sport = :${server.port} or dport = :${server.port} )`)
     await expect.poll(() => timers().length).toBe(2)
